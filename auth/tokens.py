@@ -1,0 +1,88 @@
+"""JWT access and refresh tokens (HS256, algorithm pinned, audience and issuer checked)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+
+from storage.errors import TandemError
+
+ALGORITHM = "HS256"
+ISSUER = "tandem"
+AUDIENCE = "tandem"
+
+TokenType = Literal["access", "refresh"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    session_id: str
+    jti: str
+    token_type: TokenType
+    issued_at: datetime
+    expires_at: datetime
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_urlsafe(18)}"
+
+
+class TokenCodec:
+    def __init__(self, secret: str, access_ttl: int, refresh_ttl: int) -> None:
+        if len(secret.encode()) < 32:
+            raise ValueError("the signing key must be at least 32 bytes")
+        self._secret = secret
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    def issue(self, token_type: TokenType, user_id: int, session_id: str, jti: str) -> TokenClaims:
+        now = datetime.now(UTC).replace(microsecond=0)
+        ttl = self.access_ttl if token_type == "access" else self.refresh_ttl
+        return TokenClaims(user_id, session_id, jti, token_type, now, now + timedelta(seconds=ttl))
+
+    def encode(self, claims: TokenClaims) -> str:
+        payload = {
+            "sub": str(claims.user_id),
+            "sid": claims.session_id,
+            "jti": claims.jti,
+            "typ": claims.token_type,
+            "iat": int(claims.issued_at.timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+        }
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
+
+    def decode(self, token: str, expected: TokenType) -> TokenClaims:
+        """Verified claims, or TandemError unauthenticated / token_expired."""
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "sid", "jti", "typ"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TandemError("token_expired", "the token has expired") from None
+        except jwt.PyJWTError:
+            raise TandemError("unauthenticated", "the token is not valid") from None
+        if payload.get("typ") != expected:
+            raise TandemError("unauthenticated", f"an {expected} token is required")
+        try:
+            return TokenClaims(
+                user_id=int(payload["sub"]),
+                session_id=str(payload["sid"]),
+                jti=str(payload["jti"]),
+                token_type=expected,
+                issued_at=datetime.fromtimestamp(payload["iat"], UTC),
+                expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            )
+        except (TypeError, ValueError):
+            raise TandemError("unauthenticated", "the token is not valid") from None

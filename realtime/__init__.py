@@ -1,0 +1,1 @@
+"""The server: app factory, settings, REST routes, WebSocket, rooms and fan-out."""

@@ -1,0 +1,83 @@
+"""The application factory: routes, error handlers and the lifespan of shared resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from auth.passwords import Passwords
+from auth.service import AuthService
+from auth.tokens import TokenCodec
+from realtime import routes_auth, routes_events, routes_history, routes_sharing
+from realtime.broadcast import create_broadcast
+from realtime.calendar import Calendar
+from realtime.errors import EXCEPTION_HANDLERS
+from realtime.health import health
+from realtime.notify import Notifier
+from realtime.resources import Resources
+from realtime.settings import Settings, load_settings
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+WEB_DEMO = Path(__file__).resolve().parent.parent / "web-demo"
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        broadcast = create_broadcast(settings.broadcast_url)
+        await broadcast.connect()
+        notifier = Notifier(broadcast)
+        auth = AuthService(
+            database,
+            TokenCodec(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
+            Passwords(),
+            on_session_revoked=notifier.session_revoked,
+        )
+        app.state.tandem = Resources(
+            settings, database, broadcast, auth, notifier, Calendar(database, notifier)
+        )
+        try:
+            yield
+        finally:
+            await broadcast.disconnect()
+            await database.close()
+
+    api_routes = [
+        *routes_auth.routes,
+        *routes_events.routes,
+        *routes_sharing.routes,
+        *routes_history.routes,
+    ]
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Mount("/api/v1", routes=api_routes),
+        Mount("/", StaticFiles(directory=WEB_DEMO, html=True, check_dir=False), name="web-demo"),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Retry-After"],
+        )
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

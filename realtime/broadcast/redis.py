@@ -1,0 +1,289 @@
+"""`redis://` and `rediss://`: local fan-out plus Redis pub/sub between processes.
+
+Each process holds one pub/sub connection, read by one background task, with at most
+one Redis SUBSCRIBE per channel however many local subscriptions share it. Publishing
+uses a separate small pool, because a connection in subscribed mode cannot PUBLISH.
+
+Envelope on the wire: `process_id + b":" + payload`. The process id is 16 hex digits
+(never a colon), so the first colon ends it; the payload is passed through untouched.
+A process drops envelopes carrying its own id: it delivered them locally already.
+
+After the pub/sub connection is lost (Redis restarted, network cut) the reader retries
+with capped backoff until `disconnect()`, on a fresh connection every time, subscribes
+again to every current channel, and on each channel's confirmation hands a
+`Resync("reconnected")` to that channel's subscribers: what was published meanwhile is
+gone, and only the database can say what it was. Sending the Resync only once Redis has
+confirmed the SUBSCRIBE means a subscriber that re-reads on it cannot miss a message
+published between its re-read and the subscription taking effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from realtime.broadcast import Broadcast, BroadcastUnavailable
+
+logger = logging.getLogger(__name__)
+
+# What "Redis cannot be reached" looks like (BusyLoadingError, raised while a restarted
+# server loads its data, is a RedisConnectionError).
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+
+class RedisBroadcast(Broadcast):
+    def __init__(
+        self,
+        url: str,
+        *,
+        # Every Redis command (PUBLISH, SUBSCRIBE, PING, connecting) gives up after this.
+        # A publisher then gets BroadcastUnavailable: its edit has already committed,
+        # so it only needs to know quickly, not to wait for Redis.
+        command_timeout: float = 2.0,
+        # How long entering a subscription waits for Redis to confirm the SUBSCRIBE.
+        subscribe_timeout: float = 2.0,
+        # Reconnect delays: fast for a blip, then once a second for as long as it takes.
+        backoff_initial: float = 0.05,
+        backoff_max: float = 1.0,
+        # A silent pub/sub connection is pinged after ping_interval; with no answer
+        # within ping_timeout more it is presumed dead (a half-open TCP connection
+        # would otherwise look like a quiet channel forever).
+        ping_interval: float = 5.0,
+        ping_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(url)
+        self._command_timeout = command_timeout
+        self._subscribe_timeout = subscribe_timeout
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._prefix = self.process_id.encode() + b":"
+        self._publisher: aioredis.Redis | None = None
+        self._listener: aioredis.Redis | None = None
+        self._reader: asyncio.Task[None] | None = None
+        # The live pub/sub connection, None while down. Only the reader replaces it.
+        self._pubsub: PubSub | None = None
+        # Channels SUBSCRIBEd on the current connection. Under _lock, with every
+        # command sent on it, so that the last reconcile always wins.
+        self._remote: set[str] = set()
+        self._lock = asyncio.Lock()
+        # One future per SUBSCRIBE in flight, per channel, in sending order: Redis
+        # confirms in that order, so each confirmation resolves the oldest one.
+        self._confirmations: dict[str, deque[asyncio.Future[None]]] = {}
+        # Channels whose subscribers get a Resync when the new connection confirms them.
+        self._resync_pending: set[str] = set()
+        self._first_attempt = asyncio.Event()
+
+    async def _connect_backend(self) -> None:
+        name = f"tandem-broadcast-{self.process_id}"
+        # No socket_timeout: redis-py then sends through asyncio.wait_for, which on
+        # Python 3.11 can swallow a cancellation (the task would not stop). Every
+        # command here runs under asyncio.timeout instead.
+        common: dict[str, Any] = {"socket_connect_timeout": 2.0, "health_check_interval": 0}
+        # The publisher may retry once: a pooled connection can be stale after a restart.
+        self._publisher = aioredis.Redis.from_url(
+            self._url, client_name=f"{name}-pub", retry=Retry(NoBackoff(), 1), **common
+        )
+        # The listener must never retry (or reconnect) by itself: a silent reconnect
+        # would hide the loss of messages, and no subscriber would get its Resync.
+        self._listener = aioredis.Redis.from_url(
+            self._url, client_name=f"{name}-sub", retry=Retry(NoBackoff(), 0), **common
+        )
+        self._reader = asyncio.create_task(self._read_forever(), name=f"{name}-reader")
+        # Wait for the first attempt only, so a server can start while Redis is down:
+        # edits still commit, and delivery starts when Redis comes.
+        await self._first_attempt.wait()
+
+    async def _disconnect_backend(self) -> None:
+        reader, self._reader = self._reader, None
+        # Cancel until it ends: a cancellation that lands as an awaited call completes
+        # can be lost inside a library, and the reader must not outlive the broadcast.
+        while reader is not None and not reader.done():
+            reader.cancel()
+            await asyncio.wait([reader], timeout=1.0)
+        await self._drop(self._pubsub)
+        for client in (self._publisher, self._listener):
+            if client is not None:
+                await client.aclose()
+        self._publisher = self._listener = None
+
+    async def _publish_remote(self, channel: str, payload: bytes) -> None:
+        assert self._publisher is not None
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                await self._publisher.publish(channel, self._prefix + payload)
+        except UNREACHABLE as exc:
+            raise BroadcastUnavailable(
+                f"Redis at {self.url} is unreachable; the message to {channel!r} reached "
+                f"this process's subscribers only ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    async def healthy(self) -> bool:
+        if not self._connected or self._pubsub is None or self._publisher is None:
+            return False
+        try:
+            async with asyncio.timeout(self._command_timeout):
+                await self._publisher.ping()
+        except UNREACHABLE:
+            return False
+        return True
+
+    async def _channel_joined(self, channel: str) -> None:
+        await self._reconcile()
+        pending = self._confirmations.get(channel)
+        if not pending:
+            return  # already confirmed, or Redis is down and a Resync will follow
+        # Return only once Redis has confirmed, so that a caller who subscribes and then
+        # reads the database cannot miss a message published in between.
+        try:
+            async with asyncio.timeout(self._subscribe_timeout):
+                await asyncio.shield(pending[-1])
+        except TimeoutError:
+            logger.warning("Redis did not confirm SUBSCRIBE %r in time", channel)
+
+    async def _channel_left(self, channel: str) -> None:
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """Make the connection's SUBSCRIBEs match the local subscriptions.
+
+        Computing the difference under the lock, rather than sending one command per
+        join or leave, keeps joins, leaves and a reconnect correct in any interleaving.
+        """
+        async with self._lock:
+            pubsub = self._pubsub
+            if pubsub is None:
+                return  # down: the reader reconciles once it has a connection again
+            wanted = set(self._subscriptions)
+            extra = self._remote - wanted
+            missing = wanted - self._remote
+            try:
+                async with asyncio.timeout(self._command_timeout):
+                    await self._send_changes(pubsub, extra, missing)
+            except UNREACHABLE as exc:
+                # The reader sees the replaced connection within one poll and reconnects.
+                logger.warning("Redis pub/sub command failed: %s", exc)
+                self._lost(pubsub)
+
+    async def _send_changes(self, pubsub: PubSub, extra: set[str], missing: set[str]) -> None:
+        if extra:
+            self._remote -= extra
+            await pubsub.unsubscribe(*extra)
+        if missing:
+            loop = asyncio.get_running_loop()
+            for channel in missing:
+                self._confirmations.setdefault(channel, deque()).append(loop.create_future())
+            self._remote |= missing
+            await pubsub.subscribe(*missing)
+
+    async def _read_forever(self) -> None:
+        backoff = self._backoff_initial
+        failures = 0
+        while True:
+            pubsub: PubSub | None = None
+            try:
+                assert self._listener is not None
+                pubsub = self._listener.pubsub()
+                async with asyncio.timeout(self._command_timeout):
+                    await pubsub.connect()
+                async with self._lock:
+                    # Everyone subscribed now may have missed messages while we were
+                    # down; those who join later subscribe on the new connection.
+                    self._pubsub = pubsub
+                    self._remote = set()
+                    self._resync_pending = set(self._subscriptions)
+                if failures:
+                    logger.warning("Redis pub/sub reconnected at %s", self.url)
+                backoff, failures = self._backoff_initial, 0
+                self._first_attempt.set()
+                await self._reconcile()
+                await self._read(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except UNREACHABLE as exc:
+                failures += 1
+                # Loud once per outage, quiet while it lasts.
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                logger.log(level, "Redis pub/sub at %s unavailable: %s; retrying", self.url, exc)
+            except Exception:
+                failures += 1
+                logger.exception("unexpected error in the Redis broadcast reader; restarting it")
+            self._first_attempt.set()
+            self._lost(pubsub)
+            await self._drop(pubsub)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_max)
+
+    async def _read(self, pubsub: PubSub) -> None:
+        """Dispatch what arrives until the connection fails (an exception) or is replaced."""
+        loop = asyncio.get_running_loop()
+        last_heard = loop.time()
+        pinged = False
+        while True:
+            # redis-py reconnects a disconnected pub/sub connection by itself when read;
+            # a replaced one must never be read again, or a loss would go unnoticed.
+            if self._pubsub is not pubsub:
+                raise RedisConnectionError("pub/sub connection was lost")
+            message = await pubsub.get_message(timeout=1.0)
+            now = loop.time()
+            if message is not None:
+                last_heard, pinged = now, False
+                self._dispatch(message)
+            elif now - last_heard > self._ping_interval + self._ping_timeout:
+                raise RedisTimeoutError("no answer from Redis to PING")
+            elif now - last_heard > self._ping_interval and not pinged:
+                async with asyncio.timeout(self._ping_timeout):
+                    await pubsub.ping()
+                pinged = True
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "message":
+            channel = message["channel"].decode()
+            sender, colon, payload = message["data"].partition(b":")
+            if not colon:
+                logger.warning("dropped a message on %r without a process id", channel)
+            elif sender + colon != self._prefix:
+                self._deliver(channel, payload)
+        elif kind == "subscribe":
+            channel = message["channel"].decode()
+            pending = self._confirmations.get(channel)
+            if pending:
+                future = pending.popleft()
+                if not future.done():
+                    future.set_result(None)
+                if not pending:
+                    del self._confirmations[channel]
+            if channel in self._resync_pending:
+                self._resync_pending.discard(channel)
+                self._resync(channel, "reconnected")
+
+    def _lost(self, pubsub: PubSub | None) -> None:
+        """Forget a failed connection; release everyone waiting for a confirmation on it."""
+        if pubsub is None or self._pubsub is not pubsub:
+            return
+        self._pubsub = None
+        for pending in self._confirmations.values():
+            for future in pending:
+                if not future.done():
+                    future.set_result(None)
+        self._confirmations.clear()
+
+    async def _drop(self, pubsub: PubSub | None) -> None:
+        self._lost(pubsub)
+        if pubsub is None:
+            return
+        try:
+            await pubsub.aclose()
+        except UNREACHABLE as exc:
+            logger.debug("closing a failed pub/sub connection: %s", exc)

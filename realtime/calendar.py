@@ -1,0 +1,255 @@
+"""The use cases that change events: each owns its transaction and notifies after commit.
+
+REST routes and the WebSocket session both call these, so a change behaves the
+same whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from realtime.notify import Notifier
+from storage import engine, permissions
+from storage import events as event_store
+from storage.database import Database
+from storage.document import build_document, format_time
+from storage.engine import EditResult
+from storage.errors import TandemError, validation_error
+from storage.history import get_version
+from storage.patching import check_ops, make_ops
+from storage.records import EventRecord
+from storage.users import User, find_user_by_username, get_user
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Grant:
+    user_id: int | None
+    username: str | None
+    role: str
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Calendar:
+    def __init__(self, database: Database, notifier: Notifier) -> None:
+        self._db = database
+        self._notify = notifier
+
+    async def create(
+        self, user: User, fields: dict[str, Any], *, reject_conflicts: bool = False
+    ) -> EventRecord:
+        document = build_document(fields)
+        async with self._db.write() as conn:
+            if reject_conflicts:
+                await _reject_conflicts(conn, user.id, document, None)
+            return await engine.create_event(conn, user.id, document, _now())
+
+    async def create_batch(self, user: User, items: object) -> list[EventRecord]:
+        """All or nothing: every document is validated before anything is written."""
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
+            raise validation_error({"events": f"must be a list of 1-{MAX_BATCH} event documents"})
+        documents, errors = [], {}
+        for index, fields in enumerate(items):
+            try:
+                documents.append(
+                    build_document(fields if isinstance(fields, dict) else {"": fields})
+                )
+            except TandemError as exc:
+                errors[str(index)] = exc.details
+        if errors:
+            raise TandemError(
+                "validation_error", f"{len(errors)} event(s) are invalid", {"errors": errors}
+            )
+        now = _now()
+        async with self._db.write() as conn:
+            return [await engine.create_event(conn, user.id, doc, now) for doc in documents]
+
+    async def update(
+        self,
+        user: User,
+        event_id: int,
+        fields: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        reject_conflicts: bool = False,
+    ) -> EditResult:
+        """PUT: the changed fields become one patch computed against the current document."""
+
+        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
+            return make_ops(current, build_document(fields, base=current))
+
+        return await self._edit(
+            user, event_id, "rest", build, if_match=if_match, reject_conflicts=reject_conflicts
+        )
+
+    async def patch(
+        self,
+        user: User,
+        event_id: int,
+        ops: object,
+        *,
+        origin: str = "rest",
+        base_version: int | None = None,
+        op_id: str | None = None,
+        if_match: int | None = None,
+    ) -> EditResult:
+        """An RFC 6902 patch from a client (REST PATCH or WebSocket)."""
+
+        def build(_current: dict[str, Any]) -> list[dict[str, Any]]:
+            # Checked here, inside the engine, so that a resent op_id is
+            # acknowledged before any other rule, as the contract orders.
+            return check_ops(ops)
+
+        return await self._edit(
+            user, event_id, origin, build, base_version=base_version, op_id=op_id, if_match=if_match
+        )
+
+    async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
+        """A new version whose document equals an old one's."""
+        async with self._db.read() as conn:
+            await engine.require_role(conn, event_id, user.id, "viewer")
+            target = (await get_version(conn, event_id, version)).record.snapshot
+
+        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
+            return make_ops(current, target)
+
+        return await self._edit(user, event_id, "rollback", build)
+
+    async def delete(self, user: User, event_id: int) -> None:
+        async with self._db.write() as conn:
+            await engine.lock_event(conn, event_id)
+            await engine.require_role(conn, event_id, user.id, "owner")
+            members = await permissions.members_of(conn, event_id)
+            await event_store.delete_event(conn, event_id)
+        await self._notify.access_removed(event_id, members, "deleted")
+
+    async def share(self, user: User, event_id: int, grants: list[Grant]) -> None:
+        now = _now()
+        changed: list[tuple[int, str]] = []
+        async with self._db.write() as conn:
+            await engine.require_role(conn, event_id, user.id, "owner")
+            for grant in grants:
+                target = await _resolve_user(conn, grant)
+                if target.id == user.id:
+                    raise validation_error({"users": "the owner cannot share an event with itself"})
+                previous = await permissions.grant(
+                    conn, event_id, target.id, grant.role, user.id, now
+                )
+                if previous != grant.role:
+                    changed.append((target.id, grant.role))
+        for user_id, role in changed:
+            await self._notify.role_changed(event_id, user_id, role)
+
+    async def set_role(self, user: User, event_id: int, target_id: int, role: str) -> None:
+        now = _now()
+        async with self._db.write() as conn:
+            await engine.require_role(conn, event_id, user.id, "owner")
+            target = await get_user(conn, target_id)
+            if target is None:
+                raise TandemError("not_found", f"user {target_id} not found")
+            if target_id == user.id:
+                if role == "owner":
+                    return
+                raise TandemError(
+                    "forbidden", "the owner changes its role by transferring ownership"
+                )
+            if role == "owner":
+                await permissions.transfer_ownership(conn, event_id, user.id, target_id, now)
+                changed = [(target_id, "owner"), (user.id, "editor")]
+            else:
+                previous = await permissions.grant(conn, event_id, target_id, role, user.id, now)
+                changed = [] if previous == role else [(target_id, role)]
+        for user_id, new_role in changed:
+            await self._notify.role_changed(event_id, user_id, new_role)
+
+    async def revoke(self, user: User, event_id: int, target_id: int) -> None:
+        async with self._db.write() as conn:
+            role = await engine.require_role(conn, event_id, user.id, "viewer")
+            if target_id != user.id and role != "owner":
+                raise TandemError("forbidden", "only the owner can remove someone else")
+            await permissions.revoke(conn, event_id, target_id)
+        await self._notify.access_removed(event_id, [target_id], "revoked")
+
+    async def _edit(
+        self,
+        user: User,
+        event_id: int,
+        origin: str,
+        build: Callable[[dict[str, Any]], list[dict[str, Any]]],
+        *,
+        base_version: int | None = None,
+        op_id: str | None = None,
+        if_match: int | None = None,
+        reject_conflicts: bool = False,
+    ) -> EditResult:
+        async with self._db.write() as conn:
+            result = await engine.apply_edit(
+                conn,
+                event_id=event_id,
+                user_id=user.id,
+                origin=origin,
+                build_patch=build,
+                now=_now(),
+                base_version=base_version,
+                op_id=op_id,
+                if_match=if_match,
+                guard=_conflict_guard(user.id) if reject_conflicts else None,
+            )
+        # Published only after the commit above: nothing is sent for a refused
+        # or rolled-back edit.
+        if result.version is not None and not result.duplicate:
+            await self._notify.version_committed(event_id, result.version)
+        return result
+
+
+async def _resolve_user(conn: AsyncConnection, grant: Grant) -> User:
+    if grant.user_id is not None:
+        found = await get_user(conn, grant.user_id)
+    else:
+        assert grant.username is not None
+        found = await find_user_by_username(conn, grant.username)
+    if found is None:
+        raise TandemError("not_found", f"user {grant.user_id or grant.username} not found")
+    return found
+
+
+def _conflict_guard(user_id: int) -> engine.Guard:
+    async def guard(conn: AsyncConnection, event_id: int, document: dict[str, Any]) -> None:
+        await _reject_conflicts(conn, user_id, document, event_id)
+
+    return guard
+
+
+async def _reject_conflicts(
+    conn: AsyncConnection, user_id: int, document: dict[str, Any], event_id: int | None
+) -> None:
+    clashes = await event_store.conflicts_with(conn, user_id, document, event_id)
+    if clashes:
+        raise TandemError(
+            "schedule_conflict",
+            f"the event overlaps {len(clashes)} other event occurrence(s)",
+            {
+                "conflicts": [
+                    conflict_json(occ.event.id, occ.event.document["title"], occ.start, occ.end)
+                    for occ, _ in clashes
+                ]
+            },
+        )
+
+
+def conflict_json(event_id: int, title: str, start: datetime, end: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "title": title,
+        "start": format_time(start),
+        "end": format_time(end),
+    }

@@ -1,0 +1,95 @@
+"""The `tandem` command: `tandem serve` and `tandem migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from realtime.broadcast import redact_url
+from realtime.settings import Settings, SettingsError, load_settings
+from storage.database import Database
+from storage.migrate import migrate, schema_is_current
+
+log = logging.getLogger("tandem")
+
+# A client that stops reading must not hold a send forever; pings find dead peers.
+WS_PING_INTERVAL = 20.0
+WS_PING_TIMEOUT = 20.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tandem", description="Tandem calendar backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: $PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"tandem: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("tandem: the database schema is up to date")
+        return 0
+    return _serve(settings, args.host or settings.host, args.port or settings.port, args.workers)
+
+
+async def _migrate(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        await migrate(database)
+    finally:
+        await database.close()
+
+
+async def _schema_ready(settings: Settings) -> bool:
+    database = Database(settings.database_url)
+    try:
+        if database.is_sqlite:
+            # Embedded mode is one process: upgrading here cannot race anyone.
+            await migrate(database)
+            return True
+        return await schema_is_current(database)
+    finally:
+        await database.close()
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    if not asyncio.run(_schema_ready(settings)):
+        print(
+            "tandem: the database schema is not current: run `tandem migrate` first",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"Tandem is serving http://{host}:{port}/ (database {redact_url(settings.database_url)}, "
+        f"broadcast {redact_url(settings.broadcast_url)})",
+        flush=True,
+    )
+    uvicorn.run(
+        "realtime.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
+        ws_ping_interval=WS_PING_INTERVAL,
+        ws_ping_timeout=WS_PING_TIMEOUT,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Reading request bodies and writing answers, in JSON or MessagePack."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from realtime import codec
+from storage.errors import TandemError, validation_error
+
+
+def api_response(
+    request: Request,
+    data: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """`data` encoded as the client asked: MessagePack when Accept prefers it, else JSON."""
+    if codec.wants_msgpack(request.headers.get("accept")):
+        return Response(codec.encode_msgpack(data), status, headers, media_type=codec.MSGPACK)
+    return Response(codec.encode_json(data), status, headers, media_type=codec.JSON)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed `limit`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_body(
+    request: Request,
+    *,
+    accept: tuple[str, ...] = (codec.JSON, codec.MSGPACK),
+    required: bool = True,
+) -> Any:
+    """The decoded body; None when it is empty and not `required`.
+
+    415 for a content type the route does not take, 400 for bytes that do not
+    parse, 413 over the size limit.
+    """
+    body = await read_body(request, request.app.state.tandem.settings.max_body_bytes)
+    if not body:
+        if required:
+            raise TandemError("malformed_request", "a request body is required")
+        return None
+    kind = codec.media_type(request.headers.get("content-type")) or codec.JSON
+    if kind not in accept:
+        raise TandemError(
+            "unsupported_media_type",
+            f"this route takes {', '.join(accept)}, not {kind}",
+            {"accepted": list(accept)},
+        )
+    try:
+        if kind == codec.MSGPACK:
+            return codec.decode_msgpack(body)
+        if kind == codec.FORM:
+            return dict(parse_qsl(body.decode("utf-8", errors="strict"), keep_blank_values=True))
+        return codec.decode_json(body)
+    except (codec.DecodeError, UnicodeDecodeError) as exc:
+        raise TandemError("malformed_request", str(exc)) from None
+
+
+async def parse_object(request: Request, **options: Any) -> dict[str, Any]:
+    """The body, which must be an object (an empty optional body is `{}`)."""
+    value = await parse_body(request, **options)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise validation_error({"body": "must be an object"}, "the body must be an object")
+    return value
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TandemError("unauthenticated", "send Authorization: Bearer <access_token>")
+    return token.strip()
+
+
+def _too_large(limit: int) -> TandemError:
+    return TandemError("too_large", f"the request body is over {limit} bytes", {"limit": limit})

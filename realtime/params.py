@@ -1,0 +1,89 @@
+"""Query parameters and conditional headers, refused in the contract's shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.requests import Request
+
+from storage.document import parse_time
+from storage.errors import TandemError, validation_error
+
+
+def query_time(request: Request, name: str, *, required: bool = False) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise validation_error({name: "is required"})
+        return None
+    value = parse_time(raw)
+    if value is None:
+        raise validation_error({name: "must be an RFC 3339 time with an offset"})
+    return value
+
+
+def query_window(
+    request: Request, *, required: bool = False
+) -> tuple[datetime | None, datetime | None]:
+    problems: dict[str, str] = {}
+    found: dict[str, datetime | None] = {}
+    for name in ("start", "end"):
+        try:
+            found[name] = query_time(request, name, required=required)
+        except TandemError as exc:
+            problems.update(exc.details["fields"])
+    if problems:
+        raise validation_error(problems)
+    start, end = found["start"], found["end"]
+    if start is not None and end is not None and end <= start:
+        raise validation_error({"end": "must be after start"})
+    return start, end
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error({name: f"must be an integer from {low} to {high}"}) from None
+    if not low <= value <= high:
+        raise validation_error({name: f"must be an integer from {low} to {high}"})
+    return value
+
+
+def query_bool(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise validation_error({name: "must be true or false"})
+    return raw in ("true", "1")
+
+
+def query_cursor_version(request: Request) -> int | None:
+    """History cursors are the last version of the previous page."""
+    raw = request.query_params.get("cursor")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise validation_error({"cursor": "is not a cursor this listing gave out"})
+    return int(raw)
+
+
+def if_match(request: Request) -> int | None:
+    """The version an If-Match header asks for; None without one (or with `*`)."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        # No version matches a tag we never issued.
+        raise TandemError("precondition_failed", f"If-Match {raw!r} is not a version of this event")
+    return int(tag)
+
+
+def on_conflict_reject(request: Request) -> bool:
+    value = request.query_params.get("on_conflict")
+    if value not in (None, "", "reject", "allow"):
+        raise validation_error({"on_conflict": "must be reject or allow"})
+    return value == "reject"

@@ -1,0 +1,45 @@
+"""The shared resources of one server process, created in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from auth.service import AuthService, Principal
+from realtime.broadcast import Broadcast
+from realtime.calendar import Calendar
+from realtime.http import bearer_token
+from realtime.notify import Notifier
+from realtime.settings import Settings
+from storage.database import Database
+from storage.users import User
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    database: Database
+    broadcast: Broadcast
+    auth: AuthService
+    notifier: Notifier
+    calendar: Calendar
+
+
+def resources(connection: HTTPConnection) -> Resources:
+    return connection.app.state.tandem  # type: ignore[no-any-return]
+
+
+async def authenticate(connection: HTTPConnection) -> Principal:
+    """The caller of an authenticated route (401 in the contract's shape otherwise)."""
+    return await resources(connection).auth.authenticate(bearer_token(connection))  # type: ignore[arg-type]
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "created_at": user.created_at,
+    }

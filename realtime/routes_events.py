@@ -1,0 +1,153 @@
+"""/api/v1/events: create, batch, list, conflicts, read, update, patch, delete."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from realtime import codec
+from realtime.calendar import conflict_json
+from realtime.http import api_response, parse_body, parse_object
+from realtime.params import (
+    if_match,
+    on_conflict_reject,
+    query_bool,
+    query_int,
+    query_time,
+    query_window,
+)
+from realtime.resources import authenticate, resources
+from realtime.shapes import event_json
+from storage import events as event_store
+from storage.engine import EditResult
+from storage.errors import validation_error
+from storage.records import ROLES, EventRecord
+
+
+def _event_response(request: Request, event: EventRecord, role: str, status: int = 200) -> Response:
+    return api_response(request, event_json(event, role), status, {"ETag": f'"{event.version}"'})
+
+
+def _edit_response(request: Request, result: EditResult) -> Response:
+    return _event_response(request, result.event, result.role)
+
+
+async def create_event(request: Request) -> Response:
+    principal = await authenticate(request)
+    body = await parse_object(request)
+    event = await resources(request).calendar.create(
+        principal.user, body, reject_conflicts=on_conflict_reject(request)
+    )
+    return _event_response(request, event, "owner", 201)
+
+
+async def create_batch(request: Request) -> Response:
+    principal = await authenticate(request)
+    body = await parse_object(request)
+    created = await resources(request).calendar.create_batch(principal.user, body.get("events"))
+    items = [event_json(event, "owner") for event in created]
+    return api_response(request, {"items": items}, 201)
+
+
+async def list_events(request: Request) -> Response:
+    principal = await authenticate(request)
+    start, end = query_window(request)
+    role = request.query_params.get("role")
+    if role is not None and role not in ROLES:
+        raise validation_error({"role": f"must be one of {', '.join(ROLES)}"})
+    query = event_store.EventQuery(
+        user_id=principal.user.id,
+        start=start,
+        end=end,
+        text=request.query_params.get("q") or None,
+        role=role,
+        limit=query_int(request, "limit", 50, 1, 200),
+        cursor=request.query_params.get("cursor") or None,
+    )
+    async with resources(request).database.read() as conn:
+        if query_bool(request, "expand"):
+            if start is None or end is None:
+                raise validation_error({"expand": "needs start and end"})
+            found, cursor = await event_store.list_occurrences(conn, query)
+            items = [
+                {
+                    **event_json(o.event, o.role),
+                    "occurrence_start": o.start,
+                    "occurrence_end": o.end,
+                }
+                for o in found
+            ]
+        else:
+            page, cursor = await event_store.list_events(conn, query)
+            items = [event_json(event, role) for event, role in page]
+    return api_response(request, {"items": items, "next_cursor": cursor})
+
+
+async def list_conflicts(request: Request) -> Response:
+    principal = await authenticate(request)
+    start, end = query_window(request, required=True)
+    assert start is not None and end is not None
+    async with resources(request).database.read() as conn:
+        found = await event_store.window_occurrences(conn, principal.user.id, start, end)
+    pairs = event_store.overlapping_pairs(found)
+    items = [
+        {
+            "a": conflict_json(a.event.id, a.event.document["title"], a.start, a.end),
+            "b": conflict_json(b.event.id, b.event.document["title"], b.start, b.end),
+        }
+        for a, b in pairs
+    ]
+    return api_response(request, {"items": items})
+
+
+async def get_event(request: Request) -> Response:
+    principal = await authenticate(request)
+    event_id = request.path_params["event_id"]
+    as_of = query_time(request, "as_of")
+    async with resources(request).database.read() as conn:
+        if as_of is None:
+            event, role = await event_store.get_visible_event(conn, event_id, principal.user.id)
+        else:
+            event, role = await event_store.event_as_of(conn, event_id, principal.user.id, as_of)
+    return _event_response(request, event, role)
+
+
+async def update_event(request: Request) -> Response:
+    principal = await authenticate(request)
+    body = await parse_object(request)
+    result = await resources(request).calendar.update(
+        principal.user,
+        request.path_params["event_id"],
+        body,
+        if_match=if_match(request),
+        reject_conflicts=on_conflict_reject(request),
+    )
+    return _edit_response(request, result)
+
+
+async def patch_event(request: Request) -> Response:
+    principal = await authenticate(request)
+    ops = await parse_body(request, accept=(codec.JSON_PATCH, codec.JSON, codec.MSGPACK))
+    result = await resources(request).calendar.patch(
+        principal.user, request.path_params["event_id"], ops, if_match=if_match(request)
+    )
+    return _edit_response(request, result)
+
+
+async def delete_event(request: Request) -> Response:
+    principal = await authenticate(request)
+    await resources(request).calendar.delete(principal.user, request.path_params["event_id"])
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/events", create_event, methods=["POST"]),
+    Route("/events", list_events, methods=["GET"]),
+    Route("/events/batch", create_batch, methods=["POST"]),
+    Route("/events/conflicts", list_conflicts, methods=["GET"]),
+    Route("/events/{event_id:int}", get_event, methods=["GET"]),
+    Route("/events/{event_id:int}", update_event, methods=["PUT"]),
+    Route("/events/{event_id:int}", patch_event, methods=["PATCH"]),
+    Route("/events/{event_id:int}", delete_event, methods=["DELETE"]),
+]

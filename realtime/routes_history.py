@@ -1,0 +1,110 @@
+"""/api/v1/events/{id}: history, one version, diff, changelog and rollback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from realtime.http import api_response
+from realtime.params import query_cursor_version, query_int
+from realtime.resources import authenticate, resources
+from realtime.shapes import event_json, version_json
+from storage import history
+from storage.engine import require_role
+from storage.errors import validation_error
+
+
+async def _viewer(request: Request) -> int:
+    """The event id, once the caller is known to see the event."""
+    principal = await authenticate(request)
+    event_id: int = request.path_params["event_id"]
+    async with resources(request).database.read() as conn:
+        await require_role(conn, event_id, principal.user.id, "viewer")
+    return event_id
+
+
+def _next(cursor: int | None) -> str | None:
+    return None if cursor is None else str(cursor)
+
+
+async def list_history(request: Request) -> Response:
+    event_id = await _viewer(request)
+    limit = query_int(request, "limit", 50, 1, 200)
+    async with resources(request).database.read() as conn:
+        page, cursor = await history.list_versions(
+            conn, event_id, limit=limit, after=query_cursor_version(request)
+        )
+    return api_response(
+        request, {"items": [version_json(v) for v in page], "next_cursor": _next(cursor)}
+    )
+
+
+async def get_version(request: Request) -> Response:
+    event_id = await _viewer(request)
+    async with resources(request).database.read() as conn:
+        authored = await history.get_version(conn, event_id, request.path_params["version"])
+    return api_response(request, {**version_json(authored), "event": authored.record.snapshot})
+
+
+async def diff(request: Request) -> Response:
+    event_id = await _viewer(request)
+    v1, v2 = request.path_params["v1"], request.path_params["v2"]
+    async with resources(request).database.read() as conn:
+        changes, patch = await history.diff_versions(conn, event_id, v1, v2)
+    body: dict[str, Any] = {
+        "event_id": event_id,
+        "from_version": v1,
+        "to_version": v2,
+        "changes": changes,
+        "patch": patch,
+    }
+    return api_response(request, body)
+
+
+async def changelog(request: Request) -> Response:
+    event_id = await _viewer(request)
+    order = request.query_params.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise validation_error({"order": "must be asc or desc"})
+    async with resources(request).database.read() as conn:
+        entries, cursor = await history.changelog(
+            conn,
+            event_id,
+            limit=query_int(request, "limit", 50, 1, 200),
+            newest_first=order == "desc",
+            after=query_cursor_version(request),
+        )
+    items = [
+        {
+            "version": e.version.record.version,
+            "author": {"id": e.version.record.author_id, "username": e.version.author_name},
+            "at": e.version.record.at,
+            "origin": e.version.record.origin,
+            "summary": e.summary,
+            "changes": e.changes,
+        }
+        for e in entries
+    ]
+    return api_response(request, {"items": items, "next_cursor": _next(cursor)})
+
+
+async def rollback(request: Request) -> Response:
+    principal = await authenticate(request)
+    result = await resources(request).calendar.rollback(
+        principal.user, request.path_params["event_id"], request.path_params["version"]
+    )
+    response = api_response(request, event_json(result.event, result.role))
+    response.headers["ETag"] = f'"{result.event.version}"'
+    return response
+
+
+routes = [
+    Route("/events/{event_id:int}/history", list_history, methods=["GET"]),
+    Route("/events/{event_id:int}/history/{version:int}", get_version, methods=["GET"]),
+    Route("/events/{event_id:int}/diff/{v1:int}/{v2:int}", diff, methods=["GET"]),
+    Route("/events/{event_id:int}/changelog", changelog, methods=["GET"]),
+    Route("/events/{event_id:int}/rollback/{version:int}", rollback, methods=["POST"]),
+]

@@ -1,0 +1,94 @@
+"""/api/v1/events/{id}: share, permissions, role changes and revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from realtime.calendar import Grant
+from realtime.http import api_response, parse_object
+from realtime.resources import authenticate, resources
+from realtime.shapes import permission_json
+from storage.engine import require_role
+from storage.errors import validation_error
+from storage.permissions import list_permissions
+
+SHAREABLE = ("editor", "viewer")
+SETTABLE = ("owner", "editor", "viewer")
+
+
+def _grants(body: dict[str, Any]) -> list[Grant]:
+    users = body.get("users")
+    if not isinstance(users, list) or not users:
+        raise validation_error({"users": "must be a non-empty list of {user_id or username, role}"})
+    grants, problems = [], {}
+    for index, item in enumerate(users):
+        if not isinstance(item, dict):
+            problems[f"users.{index}"] = "must be an object"
+            continue
+        user_id, username, role = item.get("user_id"), item.get("username"), item.get("role")
+        if role not in SHAREABLE:
+            problems[f"users.{index}.role"] = "must be editor or viewer"
+        if isinstance(user_id, int) and not isinstance(user_id, bool):
+            grants.append(Grant(user_id, None, str(role)))
+        elif isinstance(username, str) and username:
+            grants.append(Grant(None, username, str(role)))
+        else:
+            problems[f"users.{index}"] = "needs a user_id (integer) or a username"
+    if problems:
+        raise validation_error(problems)
+    return grants
+
+
+async def _permissions_response(request: Request, event_id: int) -> Response:
+    async with resources(request).database.read() as conn:
+        found = await list_permissions(conn, event_id)
+    return api_response(request, {"items": [permission_json(p) for p in found]})
+
+
+async def share(request: Request) -> Response:
+    principal = await authenticate(request)
+    event_id = request.path_params["event_id"]
+    body = await parse_object(request)
+    await resources(request).calendar.share(principal.user, event_id, _grants(body))
+    return await _permissions_response(request, event_id)
+
+
+async def get_permissions(request: Request) -> Response:
+    principal = await authenticate(request)
+    event_id = request.path_params["event_id"]
+    async with resources(request).database.read() as conn:
+        await require_role(conn, event_id, principal.user.id, "viewer")
+    return await _permissions_response(request, event_id)
+
+
+async def set_role(request: Request) -> Response:
+    principal = await authenticate(request)
+    event_id = request.path_params["event_id"]
+    body = await parse_object(request)
+    role = body.get("role")
+    if role not in SETTABLE:
+        raise validation_error({"role": "must be owner, editor or viewer"})
+    await resources(request).calendar.set_role(
+        principal.user, event_id, request.path_params["user_id"], role
+    )
+    return await _permissions_response(request, event_id)
+
+
+async def revoke(request: Request) -> Response:
+    principal = await authenticate(request)
+    await resources(request).calendar.revoke(
+        principal.user, request.path_params["event_id"], request.path_params["user_id"]
+    )
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/events/{event_id:int}/share", share, methods=["POST"]),
+    Route("/events/{event_id:int}/permissions", get_permissions, methods=["GET"]),
+    Route("/events/{event_id:int}/permissions/{user_id:int}", set_role, methods=["PUT"]),
+    Route("/events/{event_id:int}/permissions/{user_id:int}", revoke, methods=["DELETE"]),
+]

@@ -1,0 +1,97 @@
+"""Settings, read once from the environment (see README and .env.example)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from storage.database import sqlite_path
+
+SECRET_FILE_NAME = "tandem.secret"
+
+
+class SettingsError(RuntimeError):
+    """The environment does not describe a server that can start."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Embedded by default: one file, no other service.
+    database_url: str = "sqlite:///./tandem.db"
+    # memory:// delivers within one process; redis:// spans processes.
+    broadcast_url: str = "memory://"
+    secret_key: str = ""
+    # Short access tokens bound the damage of a leaked one; revocation is
+    # checked on every request anyway.
+    access_token_ttl: int = 15 * 60
+    # Two weeks of "stay logged in"; each refresh rotates the token.
+    refresh_token_ttl: int = 14 * 24 * 3600
+    cors_origins: tuple[str, ...] = ()
+    # The contract's limit for request bodies (413 above it).
+    max_body_bytes: int = 1024 * 1024
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from `env` (default: os.environ), with a secret key resolved."""
+    env = os.environ if env is None else env
+    database_url = env.get("DATABASE_URL") or Settings.database_url
+    settings = Settings(
+        database_url=database_url,
+        broadcast_url=env.get("BROADCAST_URL") or Settings.broadcast_url,
+        secret_key=env.get("SECRET_KEY", ""),
+        access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", Settings.access_token_ttl),
+        refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", Settings.refresh_token_ttl),
+        cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
+        host=env.get("HOST") or Settings.host,
+        port=_int(env, "PORT", Settings.port),
+        log_level=env.get("LOG_LEVEL", Settings.log_level),
+    )
+    secret = settings.secret_key or _embedded_secret(database_url)
+    if len(secret.encode()) < 32:
+        raise SettingsError("SECRET_KEY must be at least 32 bytes")
+    return Settings(**{**settings.__dict__, "secret_key": secret})
+
+
+def _embedded_secret(database_url: str) -> str:
+    """A key generated once and kept beside the SQLite file, so tokens survive restarts.
+
+    With a shared database every process must sign with the same key, which only
+    the operator can provide: refuse to guess one.
+    """
+    path = sqlite_path(database_url)
+    if path is None:
+        raise SettingsError(
+            "SECRET_KEY is not set. With a PostgreSQL DATABASE_URL every process must share "
+            "one key: set SECRET_KEY to a random string of at least 32 bytes, e.g. the output "
+            "of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
+    secret_file = path.resolve().parent / SECRET_FILE_NAME
+    if secret_file.exists():
+        return secret_file.read_text().strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Created with owner-only permissions before the key is written.
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None

@@ -1,0 +1,167 @@
+"""Connections by URL: SQLite (embedded) or PostgreSQL (distributed).
+
+Every use case opens its own transaction with `read()` or `write()` and passes
+the connection to the storage functions it calls; nothing holds hidden
+per-task connection state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.errors import ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# Writers wait this long for SQLite's lock before giving up (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
+    """The SQLAlchemy async URL and connect arguments for a user-facing URL.
+
+    `sqlite:///path` and `postgresql://...` (or `postgres://`) are accepted; a
+    `schema` query parameter on a PostgreSQL URL sets the search_path, so that
+    one database can hold several Tandem installations (the tests use it).
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite"), connect_args
+    if backend in ("postgresql", "postgres"):
+        query = dict(parsed.query)
+        schema = query.pop("schema", None)
+        if schema:
+            connect_args["server_settings"] = {"search_path": str(schema)}
+        return parsed.set(drivername="postgresql+asyncpg", query=query), connect_args
+    raise ValueError(
+        f"unsupported DATABASE_URL scheme {parsed.drivername!r}: use sqlite:// or postgresql://"
+    )
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases or in-memory SQLite)."""
+    parsed = make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+class Database:
+    """An async engine plus the transaction discipline Tandem relies on."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        sa_url, connect_args = parse_database_url(url)
+        self.dialect = sa_url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = create_async_engine(sa_url, connect_args=connect_args)
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                sa_url,
+                connect_args=connect_args,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+            )
+        # SQLite has one writer at a time; queueing writers here instead of in
+        # SQLite's busy handler (which sleeps and polls) keeps latency flat.
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for reading (a consistent snapshot on both databases)."""
+        async with _unavailable_on_connection_loss(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that will write; committed when the block ends without error.
+
+        On SQLite it starts with BEGIN IMMEDIATE: a deferred transaction that reads
+        and then writes can lose a concurrent update or fail with SQLITE_BUSY.
+        """
+        if self._sqlite_writer is None:
+            async with (
+                _unavailable_on_connection_loss(),
+                self.engine.connect() as conn,
+                conn.begin(),
+            ):
+                yield conn
+            return
+        async with (
+            self._sqlite_writer,
+            _unavailable_on_connection_loss(),
+            self.engine.connect() as conn,
+        ):
+            conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
+    async def healthy(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any failure means "not healthy"; the reason is logged
+            log.warning("database health check failed: %s", exc.__class__.__name__)
+            return False
+        return True
+
+
+@asynccontextmanager
+async def _unavailable_on_connection_loss() -> AsyncIterator[None]:
+    """Turn a lost or refused database connection into the contract's 503."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        raise ServiceUnavailable("the database is unavailable") from exc
+    except (OSError, ConnectionError) as exc:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, foreign keys, and our own BEGIN (the driver's is deferred)."""
+
+    @sa_event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa_event.listens_for(engine.sync_engine, "begin")
+    def on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

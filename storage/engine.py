@@ -1,0 +1,228 @@
+"""The edit engine: the one write path for every change to an event.
+
+Create, REST PUT and PATCH, WebSocket patches, rollback and batch create all end
+here, so every change is a patch, every patch is a version row, and every rule
+(role, idempotency, rebase, validation) is checked in one place, inside the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.document import DOCUMENT_FIELDS, check_document, parse_time
+from storage.errors import TandemError, not_found
+from storage.patching import apply_ops, paths_overlap, touched_paths
+from storage.records import ROLE_RANK, EventRecord, VersionRecord, event_record, version_record
+from storage.recurrence import series_span
+from storage.tables import event_versions, events, permissions
+
+# Builds the patch from the current document, inside the locked transaction: PUT
+# and rollback need the document as it is now, not as the client last saw it.
+PatchBuilder = Callable[[dict[str, Any]], list[dict[str, Any]]]
+# Runs before the new version is written (e.g. the schedule-conflict check).
+Guard = Callable[[AsyncConnection, int, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class EditResult:
+    event: EventRecord
+    role: str
+    # The version this edit created, or (duplicate) the one that first applied
+    # its op_id; None for a patch that changed nothing.
+    version: VersionRecord | None
+    noop: bool = False
+    duplicate: bool = False
+
+
+def event_columns(document: dict[str, Any]) -> dict[str, Any]:
+    """Column values for a canonical document, with its series span for window queries."""
+    start, end = parse_time(document["start_time"]), parse_time(document["end_time"])
+    assert start is not None and end is not None
+    series_start, series_end = series_span(start, end, document["timezone"], document["recurrence"])
+    columns = {name: document[name] for name in DOCUMENT_FIELDS}
+    columns.update(start_time=start, end_time=end, series_start=series_start, series_end=series_end)
+    return columns
+
+
+def creation_ops(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The patch that builds `document` from an empty one: the ops of version 1."""
+    return [{"op": "add", "path": f"/{name}", "value": document[name]} for name in DOCUMENT_FIELDS]
+
+
+async def create_event(
+    conn: AsyncConnection, owner_id: int, document: dict[str, Any], now: datetime
+) -> EventRecord:
+    """Insert a validated document as version 1, owned by `owner_id`."""
+    document = check_document(document, "validation_error")
+    result = await conn.execute(
+        events.insert()
+        .values(
+            owner_id=owner_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            updated_by=owner_id,
+            **event_columns(document),
+        )
+        .returning(*events.c)
+    )
+    event = event_record(result.one())
+    await conn.execute(
+        permissions.insert().values(
+            event_id=event.id, user_id=owner_id, role="owner", granted_by=owner_id, granted_at=now
+        )
+    )
+    await _insert_version(
+        conn, event.id, 1, owner_id, "create", None, creation_ops(document), document, now
+    )
+    return event
+
+
+async def lock_event(conn: AsyncConnection, event_id: int) -> EventRecord | None:
+    """Read the event row, locked until commit (SQLite's write transaction already is)."""
+    query = sa.select(events).where(events.c.id == event_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else event_record(row)
+
+
+async def role_of(conn: AsyncConnection, event_id: int, user_id: int) -> str | None:
+    query = sa.select(permissions.c.role).where(
+        permissions.c.event_id == event_id, permissions.c.user_id == user_id
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def require_role(conn: AsyncConnection, event_id: int, user_id: int, least: str) -> str:
+    """The caller's role: not_found without any (nothing is leaked), forbidden below `least`."""
+    role = await role_of(conn, event_id, user_id)
+    if role is None:
+        raise not_found(f"event {event_id}")
+    if ROLE_RANK[role] < ROLE_RANK[least]:
+        raise TandemError("forbidden", f"a {role} cannot do this; {least} or above can")
+    return role
+
+
+async def apply_edit(
+    conn: AsyncConnection,
+    *,
+    event_id: int,
+    user_id: int,
+    origin: str,
+    build_patch: PatchBuilder,
+    now: datetime,
+    base_version: int | None = None,
+    op_id: str | None = None,
+    if_match: int | None = None,
+    guard: Guard | None = None,
+) -> EditResult:
+    """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine"."""
+    current = await lock_event(conn, event_id)
+    if current is None:
+        raise not_found(f"event {event_id}")
+    # Read in the same transaction as the write, so a revoke that committed
+    # first wins at once.
+    role = await require_role(conn, event_id, user_id, "editor")
+    if op_id is not None:
+        applied = await _version_with_op_id(conn, event_id, op_id)
+        if applied is not None:
+            return EditResult(current, role, applied, duplicate=True)
+    if if_match is not None and if_match != current.version:
+        raise TandemError(
+            "precondition_failed",
+            f"the event is at version {current.version}, not {if_match}",
+            {"version": current.version},
+        )
+    ops = build_patch(current.document)
+    if base_version is not None and base_version != current.version:
+        await _check_rebase(conn, current, base_version, ops)
+    document = check_document(apply_ops(current.document, ops), "invalid_event")
+    if document == current.document:
+        return EditResult(current, role, None, noop=True)
+    if guard is not None:
+        await guard(conn, event_id, document)
+    version = current.version + 1
+    result = await conn.execute(
+        events.update()
+        .where(events.c.id == event_id)
+        .values(version=version, updated_at=now, updated_by=user_id, **event_columns(document))
+        .returning(*events.c)
+    )
+    record = await _insert_version(
+        conn, event_id, version, user_id, origin, op_id, ops, document, now
+    )
+    return EditResult(event_record(result.one()), role, record)
+
+
+async def _check_rebase(
+    conn: AsyncConnection, current: EventRecord, base_version: int, ops: list[dict[str, Any]]
+) -> None:
+    """Allow a stale patch only when nothing since its base touched what it touches."""
+    if base_version > current.version or base_version < 1:
+        raise _conflict(current.version, f"base_version {base_version} does not exist")
+    later = await conn.execute(
+        sa.select(event_versions.c.ops).where(
+            event_versions.c.event_id == current.id, event_versions.c.version > base_version
+        )
+    )
+    mine = touched_paths(ops)
+    for (their_ops,) in later:
+        theirs = touched_paths(their_ops)
+        if any(paths_overlap(a, b) for a in mine for b in theirs):
+            raise _conflict(current.version, "a later version changed the same fields")
+
+
+def _conflict(current_version: int, reason: str) -> TandemError:
+    return TandemError(
+        "version_conflict",
+        f"{reason}; the event is at version {current_version}",
+        {"version": current_version},
+    )
+
+
+async def _version_with_op_id(
+    conn: AsyncConnection, event_id: int, op_id: str
+) -> VersionRecord | None:
+    row = (
+        await conn.execute(
+            sa.select(event_versions).where(
+                event_versions.c.event_id == event_id, event_versions.c.op_id == op_id
+            )
+        )
+    ).first()
+    return None if row is None else version_record(row)
+
+
+async def _insert_version(
+    conn: AsyncConnection,
+    event_id: int,
+    version: int,
+    author_id: int,
+    origin: str,
+    op_id: str | None,
+    ops: list[dict[str, Any]],
+    snapshot: dict[str, Any],
+    now: datetime,
+) -> VersionRecord:
+    record = VersionRecord(event_id, version, author_id, origin, op_id, ops, snapshot, now)
+    await conn.execute(
+        event_versions.insert().values(
+            event_id=event_id,
+            version=version,
+            author_id=author_id,
+            origin=origin,
+            op_id=op_id,
+            ops=ops,
+            snapshot=snapshot,
+            at=now,
+        )
+    )
+    return record

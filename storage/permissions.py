@@ -1,0 +1,111 @@
+"""Who may see and edit an event: grants, role changes, revocation, ownership transfer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.errors import TandemError, not_found
+from storage.records import ROLE_RANK
+from storage.tables import events, permissions, users
+
+
+@dataclass(frozen=True)
+class Permission:
+    user_id: int
+    username: str
+    role: str
+    granted_by: int
+    granted_at: datetime
+
+
+async def list_permissions(conn: AsyncConnection, event_id: int) -> list[Permission]:
+    """Everyone with access, the owner first, then by role and name."""
+    rows = await conn.execute(
+        sa.select(permissions, users.c.username)
+        .join(users, users.c.id == permissions.c.user_id)
+        .where(permissions.c.event_id == event_id)
+    )
+    found = [Permission(r.user_id, r.username, r.role, r.granted_by, r.granted_at) for r in rows]
+    found.sort(key=lambda p: (-ROLE_RANK[p.role], p.username.lower()))
+    return found
+
+
+async def grant(
+    conn: AsyncConnection, event_id: int, user_id: int, role: str, granted_by: int, now: datetime
+) -> str | None:
+    """Give `user_id` a role on the event (insert or change); the previous role, if any.
+
+    The owner's own row is never changed here: ownership moves only by transfer.
+    """
+    previous = (
+        await conn.execute(
+            sa.select(permissions.c.role).where(
+                permissions.c.event_id == event_id, permissions.c.user_id == user_id
+            )
+        )
+    ).scalar()
+    if previous == "owner":
+        raise TandemError("forbidden", "the owner's role changes only by transferring ownership")
+    values = {"role": role, "granted_by": granted_by, "granted_at": now}
+    if previous is None:
+        await conn.execute(
+            permissions.insert().values(event_id=event_id, user_id=user_id, **values)
+        )
+    elif previous != role:
+        await conn.execute(
+            permissions.update()
+            .where(permissions.c.event_id == event_id, permissions.c.user_id == user_id)
+            .values(**values)
+        )
+    return previous
+
+
+async def transfer_ownership(
+    conn: AsyncConnection, event_id: int, old_owner: int, new_owner: int, now: datetime
+) -> None:
+    """Make `new_owner` the owner; the old owner stays on as an editor."""
+    await grant(conn, event_id, new_owner, "editor", old_owner, now)
+    await conn.execute(
+        permissions.update()
+        .where(permissions.c.event_id == event_id, permissions.c.user_id == new_owner)
+        .values(role="owner", granted_by=old_owner, granted_at=now)
+    )
+    await conn.execute(
+        permissions.update()
+        .where(permissions.c.event_id == event_id, permissions.c.user_id == old_owner)
+        .values(role="editor", granted_by=new_owner, granted_at=now)
+    )
+    await conn.execute(events.update().where(events.c.id == event_id).values(owner_id=new_owner))
+
+
+async def revoke(conn: AsyncConnection, event_id: int, user_id: int) -> str:
+    """Remove a user's access; the role they had. The owner cannot be removed."""
+    role = (
+        await conn.execute(
+            sa.select(permissions.c.role).where(
+                permissions.c.event_id == event_id, permissions.c.user_id == user_id
+            )
+        )
+    ).scalar()
+    if role is None:
+        raise not_found(f"user {user_id} has no access to event {event_id}")
+    if role == "owner":
+        raise TandemError("forbidden", "the owner cannot be removed; transfer ownership first")
+    await conn.execute(
+        permissions.delete().where(
+            permissions.c.event_id == event_id, permissions.c.user_id == user_id
+        )
+    )
+    return role
+
+
+async def members_of(conn: AsyncConnection, event_id: int) -> list[int]:
+    """The ids of everyone with access (to notify them of a deletion)."""
+    rows = await conn.execute(
+        sa.select(permissions.c.user_id).where(permissions.c.event_id == event_id)
+    )
+    return [r.user_id for r in rows]

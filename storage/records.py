@@ -1,0 +1,67 @@
+"""Typed rows of the event store, and turning table rows into them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.document import DOCUMENT_FIELDS, format_time
+
+ROLES = ("viewer", "editor", "owner")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    owner_id: int
+    version: int
+    document: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    updated_by: int
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    event_id: int
+    version: int
+    author_id: int
+    origin: str
+    op_id: str | None
+    ops: list[dict[str, Any]]
+    snapshot: dict[str, Any]
+    at: datetime
+
+
+def event_record(row: sa.Row[Any]) -> EventRecord:
+    mapping = row._mapping
+    document = {name: mapping[name] for name in DOCUMENT_FIELDS}
+    document["start_time"] = format_time(mapping["start_time"])
+    document["end_time"] = format_time(mapping["end_time"])
+    return EventRecord(
+        id=mapping["id"],
+        owner_id=mapping["owner_id"],
+        version=mapping["version"],
+        document=document,
+        created_at=mapping["created_at"],
+        updated_at=mapping["updated_at"],
+        updated_by=mapping["updated_by"],
+    )
+
+
+def version_record(row: sa.Row[Any]) -> VersionRecord:
+    m = row._mapping
+    return VersionRecord(
+        m["event_id"],
+        m["version"],
+        m["author_id"],
+        m["origin"],
+        m["op_id"],
+        m["ops"],
+        m["snapshot"],
+        m["at"],
+    )

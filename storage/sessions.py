@@ -1,0 +1,109 @@
+"""Login sessions: one refresh-token family each, revocable as a whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.tables import sessions, users
+from storage.users import User
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    id: str
+    user_id: int
+    refresh_jti: str
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+async def create_session(
+    conn: AsyncConnection,
+    session_id: str,
+    user_id: int,
+    refresh_jti: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        sessions.insert().values(
+            id=session_id,
+            user_id=user_id,
+            refresh_jti=refresh_jti,
+            created_at=now,
+            refreshed_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def get_session(conn: AsyncConnection, session_id: str) -> LoginSession | None:
+    row = (await conn.execute(sa.select(sessions).where(sessions.c.id == session_id))).first()
+    if row is None:
+        return None
+    return LoginSession(row.id, row.user_id, row.refresh_jti, row.expires_at, row.revoked_at)
+
+
+async def rotate_refresh(
+    conn: AsyncConnection,
+    session_id: str,
+    presented_jti: str,
+    new_jti: str,
+    now: datetime,
+    expires_at: datetime,
+) -> bool:
+    """Swap the session's current refresh token; False when `presented_jti` is not current.
+
+    The compare-and-set in one UPDATE means two concurrent refreshes with the same
+    token cannot both win.
+    """
+    result = await conn.execute(
+        sessions.update()
+        .where(
+            sessions.c.id == session_id,
+            sessions.c.refresh_jti == presented_jti,
+            sessions.c.revoked_at.is_(None),
+        )
+        .values(refresh_jti=new_jti, refreshed_at=now, expires_at=expires_at)
+    )
+    return result.rowcount == 1
+
+
+async def revoke_session(
+    conn: AsyncConnection, session_id: str, reason: str, now: datetime
+) -> None:
+    await conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+    )
+
+
+async def get_session_with_user(
+    conn: AsyncConnection, session_id: str
+) -> tuple[LoginSession, User] | None:
+    """The session and its user in one round trip: this runs on every authenticated call."""
+    query = (
+        sa.select(
+            sessions.c.refresh_jti,
+            sessions.c.expires_at,
+            sessions.c.revoked_at,
+            users.c.id,
+            users.c.username,
+            users.c.email,
+            users.c.created_at,
+            users.c.password_hash,
+        )
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.id == session_id)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    session = LoginSession(session_id, row.id, row.refresh_jti, row.expires_at, row.revoked_at)
+    user = User(row.id, row.username, row.email, row.created_at, row.password_hash)
+    return session, user

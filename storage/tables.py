@@ -1,0 +1,106 @@
+"""The schema, in SQLAlchemy Core. Migrations in storage/migrations create it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from storage.types import JSONDocument, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(32), nullable=False),
+    # Lower-cased copies carry the case-insensitive uniqueness on both databases.
+    sa.Column("username_key", sa.String(32), nullable=False, unique=True),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("email_key", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# A login session: one refresh-token family. Access tokens carry its id, so
+# revoking the row revokes every token issued in it.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("refresh_jti", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("refreshed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_reason", sa.String(20), nullable=True),
+    sa.Index(None, "user_id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("owner_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("location", sa.String(500), nullable=True),
+    sa.Column("start_time", UTCDateTime, nullable=False),
+    sa.Column("end_time", UTCDateTime, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("all_day", sa.Boolean, nullable=False),
+    sa.Column("recurrence", JSONDocument, nullable=False),
+    sa.Column("metadata", JSONDocument, nullable=False),
+    # The span covered by every occurrence, kept at write time so that window
+    # queries use an index instead of expanding rules: series_end is NULL for an
+    # unbounded rule.
+    sa.Column("series_start", UTCDateTime, nullable=False),
+    sa.Column("series_end", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Index(None, "series_start", "series_end"),
+)
+
+event_versions = sa.Table(
+    "event_versions",
+    metadata,
+    sa.Column(
+        "event_id", sa.Integer, sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("author_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("origin", sa.String(10), nullable=False),
+    sa.Column("op_id", sa.String(100), nullable=True),
+    sa.Column("ops", JSONDocument, nullable=False),
+    sa.Column("snapshot", JSONDocument, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # A resubmitted op is found here and acknowledged, not applied twice. NULLs
+    # (changes without an op id) are distinct on both databases.
+    sa.UniqueConstraint("event_id", "op_id"),
+)
+
+# Every role, the owner's included, so that "events I can see" is one join.
+permissions = sa.Table(
+    "permissions",
+    metadata,
+    sa.Column(
+        "event_id", sa.Integer, sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.String(10), nullable=False),
+    sa.Column("granted_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("granted_at", UTCDateTime, nullable=False),
+    sa.Index(None, "user_id", "event_id"),
+)

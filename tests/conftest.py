@@ -1,0 +1,143 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL, each on a fresh schema.
+
+PostgreSQL and Redis are found through DATABASE_URL and REDIS_URL (defaults: the
+local servers). Without them the PostgreSQL/Redis tests are skipped, loudly; with
+REQUIRE_SERVICES=1 (as in CI) a missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy.engine import make_url
+
+from realtime.settings import Settings
+from storage.database import Database
+from storage.migrate import migrate
+from tests.support import TEST_SECRET, RunningServer, start_server
+
+POSTGRES_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+_availability: dict[str, str | None] = {}
+_skipped: dict[str, int] = {}
+
+
+async def _probe_postgres() -> str | None:
+    url = make_url(POSTGRES_URL)
+    try:
+        conn = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+            timeout=3,
+        )
+        await conn.close()
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        return f"PostgreSQL at {url.render_as_string(hide_password=True)} unreachable: {exc}"
+    return None
+
+
+async def _probe_redis() -> str | None:
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        return f"Redis at {REDIS_URL} unreachable: {exc}"
+    finally:
+        await client.aclose()
+    return None
+
+
+async def require_service(name: str) -> None:
+    """Skip (or, with REQUIRE_SERVICES=1, fail) when PostgreSQL or Redis is missing."""
+    if name not in _availability:
+        _availability[name] = await (_probe_postgres() if name == "postgres" else _probe_redis())
+    problem = _availability[name]
+    if problem is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {problem}")
+    _skipped[name] = _skipped.get(name, 0) + 1
+    pytest.skip(problem)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _skipped:
+        return
+    terminalreporter.section("SKIPPED: services missing", sep="!", red=True, bold=True)
+    for name, count in _skipped.items():
+        terminalreporter.write_line(
+            f"{count} test(s) did NOT run because {_availability[name]}. "
+            "Start it, or set DATABASE_URL / REDIS_URL, to run the whole suite.",
+            red=True,
+            bold=True,
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tandem.db'}"
+        yield await _migrated(url)
+        return
+    await require_service("postgres")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = await _admin_connection()
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield await _migrated(f"{POSTGRES_URL}{separator}schema={schema}")
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
+async def _admin_connection() -> asyncpg.Connection:
+    url = make_url(POSTGRES_URL)
+    return await asyncpg.connect(
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+
+
+async def _migrated(url: str) -> str:
+    database = Database(url)
+    try:
+        await migrate(database)
+    finally:
+        await database.close()
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, broadcast_url="memory://", secret_key=TEST_SECRET)
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[RunningServer]:
+    running = await start_server(settings)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield http

@@ -1,0 +1,128 @@
+"""Every failure answers the contract's error shape, never a stack trace."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from starlette.requests import Request
+from starlette.routing import Route
+
+from realtime.app import create_app
+from realtime.settings import Settings
+from tests.support import start_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str)
+    assert "Traceback" not in response.text
+
+
+async def test_unknown_route_is_not_found(client: httpx.AsyncClient) -> None:
+    """An unknown API path is 404 not_found in the error shape."""
+    assert_error(await client.get("/api/v1/nothing-here"), 404, "not_found")
+
+
+async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
+    """A known path with the wrong method is 405 method_not_allowed."""
+    assert_error(await client.delete("/api/v1/auth/login"), 405, "method_not_allowed")
+
+
+async def test_body_over_one_mebibyte_is_too_large(client: httpx.AsyncClient) -> None:
+    """A body over 1 MiB is 413 too_large, declared or streamed."""
+    big = b"{" + b" " * (1024 * 1024) + b"}"
+    declared = await client.post(
+        "/api/v1/auth/register", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert_error(declared, 413, "too_large")
+
+    async def chunks():
+        for _ in range(17):
+            yield b" " * 65536
+
+    streamed = await client.post(
+        "/api/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_error(streamed, 413, "too_large")
+
+
+async def test_msgpack_in_and_out(client: httpx.AsyncClient) -> None:
+    """A MessagePack body is accepted and MessagePack is answered when asked for."""
+    import msgspec
+
+    body = msgspec.msgpack.encode(
+        {"username": "packer", "email": "p@example.com", "password": "password1"}
+    )
+    response = await client.post(
+        "/api/v1/auth/register",
+        content=body,
+        headers={"Content-Type": "application/msgpack", "Accept": "application/msgpack"},
+    )
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith("application/msgpack")
+    decoded = msgspec.msgpack.decode(response.content)
+    assert decoded["user"]["username"] == "packer"
+    assert decoded["user"]["created_at"].endswith("Z")
+
+
+async def test_unexpected_error_is_500_without_details(settings: Settings) -> None:
+    """A bug answers 500 internal_error without a stack trace or the exception text."""
+    running = await start_server(settings)
+    app = running.server.config.app
+
+    async def broken(request: Request) -> None:
+        raise RuntimeError("SELECT secret FROM users -- boom")
+
+    app.router.routes.insert(0, Route("/api/v1/broken", broken))
+    try:
+        async with httpx.AsyncClient(base_url=running.url) as http:
+            response = await http.get("/api/v1/broken")
+        assert_error(response, 500, "internal_error")
+        assert "SELECT" not in response.text and "boom" not in response.text
+    finally:
+        await running.stop()
+
+
+async def test_health_reports_each_part(client: httpx.AsyncClient) -> None:
+    """/health answers ok for the database and the broadcast, with the version."""
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == body["database"] == body["broadcast"] == "ok"
+    assert body["version"]
+
+
+async def test_health_names_a_dead_database(tmp_path) -> None:
+    """/health answers 503 naming the database when it cannot be reached."""
+    settings = Settings(
+        database_url="postgresql://postgres@127.0.0.1:1/none",
+        secret_key="x" * 40,
+    )
+    running = await start_server(settings)
+    try:
+        async with httpx.AsyncClient(base_url=running.url) as http:
+            response = await http.get("/health")
+        assert response.status_code == 503
+        assert response.json()["database"] == "unavailable"
+        assert response.json()["broadcast"] == "ok"
+        login = await http_post_login(running.url)
+        assert_error(login, 503, "unavailable")
+    finally:
+        await running.stop()
+
+
+async def http_post_login(url: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=url) as http:
+        return await http.post(
+            "/api/v1/auth/login", json={"username": "a", "password": "password1"}
+        )
+
+
+def test_create_app_is_importable_without_environment() -> None:
+    """The factory builds an app from explicit settings without touching the environment."""
+    app = create_app(Settings(secret_key="y" * 40))
+    assert app.routes

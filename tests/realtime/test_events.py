@@ -1,0 +1,436 @@
+"""Events over REST (PROTOCOL.md, Events), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.support import create_event, event_doc, register, share
+
+pytestmark = pytest.mark.timeout(120)
+
+EVENTS = "/api/v1/events"
+PATCH_JSON = {"Content-Type": "application/json-patch+json"}
+
+
+def code(response: httpx.Response) -> str:
+    return response.json()["error"]["code"]
+
+
+async def test_create_fills_defaults_and_server_fields(client: httpx.AsyncClient) -> None:
+    """A created event has the defaults, version 1, the caller as owner, and an ETag."""
+    alice = await register(client)
+    response = await client.post(
+        EVENTS,
+        json={
+            "title": "Lunch",
+            "start_time": "2026-03-02T12:00:00+01:00",
+            "end_time": "2026-03-02T13:00:00+01:00",
+        },
+        headers=alice.headers,
+    )
+    assert response.status_code == 201
+    event = response.json()
+    assert event["start_time"] == "2026-03-02T11:00:00Z"
+    assert event["description"] == "" and event["location"] is None
+    assert event["timezone"] == "UTC" and event["all_day"] is False
+    assert event["recurrence"] == [] and event["metadata"] == {}
+    assert (event["version"], event["role"], event["owner_id"]) == (1, "owner", alice.id)
+    assert event["updated_by"] == alice.id
+    assert response.headers["etag"] == '"1"'
+
+
+async def test_create_names_every_bad_field(client: httpx.AsyncClient) -> None:
+    """A bad document is 422 validation_error naming each bad field; nothing is created."""
+    alice = await register(client)
+    bad = {
+        "title": "",
+        "start_time": "2026-03-02T10:00:00Z",
+        "end_time": "2026-03-02T09:00:00Z",
+        "timezone": "Mars/Olympus",
+        "recurrence": ["RRULE:FREQ=SOMETIMES"],
+        "metadata": {"blob": "x" * 17000},
+        "location": "y" * 501,
+    }
+    response = await client.post(EVENTS, json=bad, headers=alice.headers)
+    assert response.status_code == 422
+    assert code(response) == "validation_error"
+    fields = response.json()["error"]["details"]["fields"]
+    assert {"title", "end_time", "timezone", "metadata", "location"} <= set(fields)
+    listing = await client.get(EVENTS, headers=alice.headers)
+    assert listing.json()["items"] == []
+
+
+async def test_events_are_private_until_shared(client: httpx.AsyncClient) -> None:
+    """Another user gets 404 (not 403) for an event it has no access to."""
+    alice, mallory = await register(client), await register(client)
+    event = await create_event(client, alice)
+    for method in ("GET", "PUT", "PATCH", "DELETE"):
+        response = await client.request(
+            method,
+            f"{EVENTS}/{event['id']}",
+            headers={**mallory.headers, **(PATCH_JSON if method == "PATCH" else {})},
+            content=b"[]" if method == "PATCH" else b"{}",
+        )
+        assert response.status_code == 404, method
+        assert code(response) == "not_found"
+    assert (await client.get(f"{EVENTS}/999999", headers=alice.headers)).status_code == 404
+    assert (await client.get(EVENTS, headers=mallory.headers)).json()["items"] == []
+
+
+async def test_requests_without_a_token_are_refused(client: httpx.AsyncClient) -> None:
+    """Every event route needs a bearer token."""
+    for method, path in (
+        ("GET", EVENTS),
+        ("POST", EVENTS),
+        ("GET", f"{EVENTS}/1"),
+        ("GET", f"{EVENTS}/conflicts"),
+    ):
+        response = await client.request(method, path)
+        assert response.status_code == 401
+        assert code(response) == "unauthenticated"
+
+
+async def test_put_changes_a_subset_as_one_version(client: httpx.AsyncClient) -> None:
+    """PUT with some fields is one new version; PUT without a change creates none."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    changed = await client.put(
+        url, json={"title": "Renamed", "location": "Room 4"}, headers=alice.headers
+    )
+    assert changed.status_code == 200
+    assert (changed.json()["version"], changed.json()["title"]) == (2, "Renamed")
+    same = await client.put(url, json={"title": "Renamed"}, headers=alice.headers)
+    assert same.json()["version"] == 2
+    bad = await client.put(url, json={"end_time": "2020-01-01T00:00:00Z"}, headers=alice.headers)
+    assert (bad.status_code, code(bad)) == (422, "validation_error")
+    assert "end_time" in bad.json()["error"]["details"]["fields"]
+    unknown = await client.put(url, json={"version": 7}, headers=alice.headers)
+    assert unknown.status_code == 422
+
+
+async def test_if_match_guards_put_and_patch(client: httpx.AsyncClient) -> None:
+    """If-Match with an old version is 412; with the current one the change applies."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    stale = await client.put(url, json={"title": "x"}, headers={**alice.headers, "If-Match": '"7"'})
+    assert (stale.status_code, code(stale)) == (412, "precondition_failed")
+    ok = await client.put(url, json={"title": "x"}, headers={**alice.headers, "If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
+    patch = [{"op": "replace", "path": "/title", "value": "y"}]
+    stale_patch = await client.patch(
+        url, json=patch, headers={**alice.headers, **PATCH_JSON, "If-Match": '"1"'}
+    )
+    assert stale_patch.status_code == 412
+    assert (await client.get(url, headers=alice.headers)).json()["title"] == "x"
+
+
+async def test_patch_rules(client: httpx.AsyncClient) -> None:
+    """PATCH applies RFC 6902 to document paths only, atomically, with the contract's codes."""
+    alice = await register(client)
+    event = await create_event(client, alice, metadata={"color": "red"})
+    url = f"{EVENTS}/{event['id']}"
+    headers = {**alice.headers, **PATCH_JSON}
+
+    async def patch(ops: object) -> httpx.Response:
+        return await client.patch(url, json=ops, headers=headers)
+
+    ok = await patch(
+        [
+            {"op": "replace", "path": "/metadata/color", "value": "blue"},
+            {"op": "add", "path": "/recurrence/-", "value": "RRULE:FREQ=DAILY;COUNT=3"},
+        ]
+    )
+    assert ok.status_code == 200
+    assert ok.json()["metadata"] == {"color": "blue"} and ok.json()["version"] == 2
+    cases = [
+        ([{"op": "replace", "path": "/version", "value": 9}], "invalid_patch"),
+        ([{"op": "replace", "path": "/id", "value": 9}], "invalid_patch"),
+        ([], "invalid_patch"),
+        ({"op": "replace"}, "invalid_patch"),
+        ([{"op": "jump", "path": "/title"}], "invalid_patch"),
+        ([{"op": "test", "path": "/title", "value": "nope"}], "test_failed"),
+        (
+            [{"op": "replace", "path": "/title", "value": "t"}, {"op": "remove", "path": "/title"}],
+            "invalid_event",
+        ),
+        (
+            [{"op": "replace", "path": "/end_time", "value": "2000-01-01T00:00:00Z"}],
+            "invalid_event",
+        ),
+    ]
+    for ops, expected in cases:
+        response = await patch(ops)
+        assert (response.status_code, code(response)) == (422, expected), ops
+    too_many = await patch([{"op": "test", "path": "/title", "value": "Design review"}] * 101)
+    assert (too_many.status_code, code(too_many)) == (413, "too_large")
+    after = (await client.get(url, headers=alice.headers)).json()
+    assert after["version"] == 2 and after["title"] == "Design review"
+    noop = await patch([{"op": "test", "path": "/title", "value": "Design review"}])
+    assert noop.status_code == 200 and noop.json()["version"] == 2
+    wrong_type = await client.patch(
+        url, content=b"[]", headers={**alice.headers, "Content-Type": "text/plain"}
+    )
+    assert (wrong_type.status_code, code(wrong_type)) == (415, "unsupported_media_type")
+
+
+async def test_roles_limit_what_a_collaborator_may_do(client: httpx.AsyncClient) -> None:
+    """A viewer may read but not edit (403); an editor may edit but not delete (403)."""
+    alice, bob, carol = await register(client), await register(client), await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    await share(client, alice, event["id"], bob, "viewer")
+    await share(client, alice, event["id"], carol, "editor")
+    seen = await client.get(url, headers=bob.headers)
+    assert seen.status_code == 200 and seen.json()["role"] == "viewer"
+    refused = await client.put(url, json={"title": "mine"}, headers=bob.headers)
+    assert (refused.status_code, code(refused)) == (403, "forbidden")
+    edited = await client.put(url, json={"title": "carol's"}, headers=carol.headers)
+    assert edited.status_code == 200 and edited.json()["updated_by"] == carol.id
+    not_owner = await client.delete(url, headers=carol.headers)
+    assert (not_owner.status_code, code(not_owner)) == (403, "forbidden")
+    assert (await client.delete(url, headers=alice.headers)).status_code == 204
+    assert (await client.get(url, headers=alice.headers)).status_code == 404
+    assert (await client.get(url, headers=carol.headers)).status_code == 404
+
+
+async def test_batch_is_all_or_nothing(client: httpx.AsyncClient) -> None:
+    """A batch with one bad item creates nothing and names the item by index."""
+    alice = await register(client)
+    items = [event_doc(title=f"e{i}") for i in range(5)]
+    items[3] = event_doc(end_time="2000-01-01T00:00:00Z")
+    refused = await client.post(f"{EVENTS}/batch", json={"events": items}, headers=alice.headers)
+    assert (refused.status_code, code(refused)) == (422, "validation_error")
+    assert list(refused.json()["error"]["details"]["errors"]) == ["3"]
+    assert "end_time" in refused.json()["error"]["details"]["errors"]["3"]["fields"]
+    assert (await client.get(EVENTS, headers=alice.headers)).json()["items"] == []
+    items[3] = event_doc(title="fixed")
+    created = await client.post(f"{EVENTS}/batch", json={"events": items}, headers=alice.headers)
+    assert created.status_code == 201
+    assert [e["title"] for e in created.json()["items"]] == ["e0", "e1", "e2", "fixed", "e4"]
+    for bad in ({"events": []}, {"events": [event_doc()] * 501}, {}):
+        response = await client.post(f"{EVENTS}/batch", json=bad, headers=alice.headers)
+        assert response.status_code == 422
+
+
+async def test_twenty_concurrent_writers_lose_nothing(client: httpx.AsyncClient) -> None:
+    """20 clients patching one event at once: one version per accepted change, no lost update."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+
+    async def add_key(i: int) -> httpx.Response:
+        ops = [{"op": "add", "path": f"/metadata/k{i}", "value": i}]
+        return await client.patch(url, json=ops, headers={**alice.headers, **PATCH_JSON})
+
+    answers = await asyncio.gather(*(add_key(i) for i in range(20)))
+    assert all(a.status_code == 200 for a in answers)
+    assert sorted(a.json()["version"] for a in answers) == list(range(2, 22))
+    final = (await client.get(url, headers=alice.headers)).json()
+    assert final["version"] == 21
+    assert final["metadata"] == {f"k{i}": i for i in range(20)}
+    history = (await client.get(f"{url}/history?limit=200", headers=alice.headers)).json()
+    assert [v["version"] for v in history["items"]] == list(range(21, 0, -1))
+
+
+async def test_concurrent_puts_each_become_a_version(client: httpx.AsyncClient) -> None:
+    """20 concurrent PUTs of different titles: 20 versions, the last one's title stands."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    answers = await asyncio.gather(
+        *(client.put(url, json={"title": f"t{i}"}, headers=alice.headers) for i in range(20))
+    )
+    versions = {a.json()["version"]: a.json()["title"] for a in answers}
+    assert sorted(versions) == list(range(2, 22))
+    final = (await client.get(url, headers=alice.headers)).json()
+    assert final["title"] == versions[21]
+
+
+async def test_list_window_search_role_and_pages(client: httpx.AsyncClient) -> None:
+    """Listing filters by window (recurring included), text and role, and pages by cursor."""
+    alice, bob = await register(client), await register(client)
+    early = await create_event(
+        client,
+        alice,
+        title="Early",
+        start_time="2026-01-05T09:00:00Z",
+        end_time="2026-01-05T10:00:00Z",
+    )
+    weekly = await create_event(
+        client,
+        alice,
+        title="Weekly sync",
+        start_time="2026-01-06T09:00:00Z",
+        end_time="2026-01-06T09:30:00Z",
+        recurrence=["RRULE:FREQ=WEEKLY"],
+        timezone="UTC",
+    )
+    shared = await create_event(
+        client,
+        bob,
+        title="Bob's party",
+        location="Garden",
+        start_time="2026-03-10T18:00:00Z",
+        end_time="2026-03-10T22:00:00Z",
+    )
+    await share(client, bob, shared["id"], alice, "viewer")
+
+    async def ids(**params: str) -> list[int]:
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        return [e["id"] for e in body["items"]]
+
+    assert await ids() == [early["id"], weekly["id"], shared["id"]]
+    march = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
+    assert await ids(**march) == [weekly["id"], shared["id"]]
+    assert await ids(q="garden") == [shared["id"]]
+    assert await ids(q="SYNC") == [weekly["id"]]
+    assert await ids(role="viewer") == [shared["id"]]
+    assert await ids(role="owner") == [early["id"], weekly["id"]]
+    expanded = (
+        await client.get(EVENTS, params={**march, "expand": "true"}, headers=alice.headers)
+    ).json()["items"]
+    weekly_starts = [o["occurrence_start"] for o in expanded if o["id"] == weekly["id"]]
+    assert weekly_starts == [f"2026-03-{d:02d}T09:00:00Z" for d in (3, 10, 17, 24, 31)]
+    assert [o["occurrence_start"] for o in expanded] == sorted(
+        o["occurrence_start"] for o in expanded
+    )
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        seen += [e["id"] for e in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [early["id"], weekly["id"], shared["id"]]
+    for bad in (
+        {"limit": "0"},
+        {"limit": "201"},
+        {"cursor": "garbage"},
+        {"start": "yesterday"},
+        {"role": "boss"},
+        {"expand": "true"},
+    ):
+        response = await client.get(EVENTS, params=bad, headers=alice.headers)
+        assert (response.status_code, code(response)) == (422, "validation_error"), bad
+
+
+async def test_pages_do_not_skip_or_repeat_while_events_change(client: httpx.AsyncClient) -> None:
+    """Paging through while events are renamed and created yields each old event once."""
+    alice = await register(client)
+    created = [await create_event(client, alice, title=f"e{i}") for i in range(7)]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        seen += [e["id"] for e in body["items"]]
+        await client.put(
+            f"{EVENTS}/{created[0]['id']}",
+            json={"title": f"moved {len(seen)}"},
+            headers=alice.headers,
+        )
+        await create_event(client, alice, title="new")
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen))
+    assert {e["id"] for e in created} <= set(seen)
+
+
+async def test_exdate_hides_an_occurrence_from_the_window(client: httpx.AsyncClient) -> None:
+    """A window that only holds an excluded occurrence does not list the event."""
+    alice = await register(client)
+    await create_event(
+        client, alice, recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10", "EXDATE:20260309T080000Z"]
+    )
+    params = {"start": "2026-03-09T00:00:00Z", "end": "2026-03-10T00:00:00Z"}
+    assert (await client.get(EVENTS, params=params, headers=alice.headers)).json()["items"] == []
+    params = {"start": "2026-03-30T00:00:00Z", "end": "2026-03-31T00:00:00Z", "expand": "true"}
+    items = (await client.get(EVENTS, params=params, headers=alice.headers)).json()["items"]
+    # Paris moved to summer time on 29 March: 09:00 local is now 07:00Z.
+    assert [i["occurrence_start"] for i in items] == ["2026-03-30T07:00:00Z"]
+
+
+async def test_conflicts_and_reject_on_conflict(client: httpx.AsyncClient) -> None:
+    """Overlapping occurrences are listed as pairs; on_conflict=reject refuses a clash with 409."""
+    alice = await register(client)
+    a = await create_event(
+        client,
+        alice,
+        title="A",
+        start_time="2026-03-02T09:00:00Z",
+        end_time="2026-03-02T10:00:00Z",
+        timezone="UTC",
+    )
+    b = await create_event(
+        client,
+        alice,
+        title="B",
+        start_time="2026-03-02T09:30:00Z",
+        end_time="2026-03-02T11:00:00Z",
+        timezone="UTC",
+    )
+    await create_event(
+        client,
+        alice,
+        title="C",
+        start_time="2026-03-02T11:00:00Z",
+        end_time="2026-03-02T12:00:00Z",
+        timezone="UTC",
+    )
+    window = {"start": "2026-03-01T00:00:00Z", "end": "2026-03-08T00:00:00Z"}
+    pairs = (await client.get(f"{EVENTS}/conflicts", params=window, headers=alice.headers)).json()[
+        "items"
+    ]
+    assert [(p["a"]["event_id"], p["b"]["event_id"]) for p in pairs] == [(a["id"], b["id"])]
+    assert pairs[0]["a"] == {
+        "event_id": a["id"],
+        "title": "A",
+        "start": "2026-03-02T09:00:00Z",
+        "end": "2026-03-02T10:00:00Z",
+    }
+    missing = await client.get(f"{EVENTS}/conflicts", headers=alice.headers)
+    assert (missing.status_code, code(missing)) == (422, "validation_error")
+    clash = await client.post(
+        f"{EVENTS}?on_conflict=reject",
+        json=event_doc(start_time="2026-03-02T09:45:00Z", end_time="2026-03-02T09:50:00Z"),
+        headers=alice.headers,
+    )
+    assert (clash.status_code, code(clash)) == (409, "schedule_conflict")
+    assert {c["event_id"] for c in clash.json()["error"]["details"]["conflicts"]} == {
+        a["id"],
+        b["id"],
+    }
+    fine = await client.post(
+        f"{EVENTS}?on_conflict=reject",
+        json=event_doc(start_time="2026-03-02T12:00:00Z", end_time="2026-03-02T13:00:00Z"),
+        headers=alice.headers,
+    )
+    assert fine.status_code == 201
+    moved = await client.put(
+        f"{EVENTS}/{fine.json()['id']}?on_conflict=reject",
+        json={"start_time": "2026-03-02T11:30:00Z"},
+        headers=alice.headers,
+    )
+    assert (moved.status_code, code(moved)) == (409, "schedule_conflict")
+
+
+async def test_as_of_answers_the_document_then(client: httpx.AsyncClient) -> None:
+    """GET ?as_of answers the document and version that stood at that time."""
+    alice = await register(client)
+    event = await create_event(client, alice, title="First")
+    url = f"{EVENTS}/{event['id']}"
+    v1_time = event["updated_at"]
+    await client.put(url, json={"title": "Second"}, headers=alice.headers)
+    then = await client.get(url, params={"as_of": v1_time}, headers=alice.headers)
+    assert then.status_code == 200
+    assert (then.json()["title"], then.json()["version"]) == ("First", 1)
+    before = await client.get(url, params={"as_of": "2000-01-01T00:00:00Z"}, headers=alice.headers)
+    assert before.status_code == 404
+    now = await client.get(url, params={"as_of": "2100-01-01T00:00:00Z"}, headers=alice.headers)
+    assert now.json()["title"] == "Second"

@@ -1,0 +1,140 @@
+"""Helpers shared by the tests: a real server per test, clients, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import uvicorn
+
+from realtime.app import create_app
+from realtime.settings import Settings
+
+T = TypeVar("T")
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/api/v1/ws"
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, 15)
+
+
+async def start_server(settings: Settings) -> RunningServer:
+    """The real app under uvicorn on a free loopback port, in this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.max_body_bytes,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    await eventually(lambda: server.started or task.done(), timeout=15)
+    if task.done():
+        task.result()  # raises what went wrong at start-up
+    return RunningServer(f"http://127.0.0.1:{port}", settings, server, task)
+
+
+async def eventually(
+    condition: Callable[[], Any | Awaitable[Any]], timeout: float = 10, interval: float = 0.01
+) -> Any:
+    """Wait until `condition()` is truthy, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+_counter = 0
+
+
+async def register(client: httpx.AsyncClient, username: str | None = None) -> Account:
+    """A new user, registered through the API."""
+    global _counter
+    _counter += 1
+    username = username or f"user{_counter}"
+    password = f"pw-{username}-secret"
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={"username": username, "email": f"{username}@example.com", "password": password},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Account(
+        body["user"]["id"], username, password, body["access_token"], body["refresh_token"]
+    )
+
+
+def event_doc(**fields: Any) -> dict[str, Any]:
+    """A valid event document, with `fields` replacing the defaults."""
+    doc: dict[str, Any] = {
+        "title": "Design review",
+        "start_time": "2026-03-02T08:00:00Z",
+        "end_time": "2026-03-02T09:00:00Z",
+        "timezone": "Europe/Paris",
+    }
+    doc.update(fields)
+    return doc
+
+
+async def create_event(
+    client: httpx.AsyncClient, account: Account, **fields: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/events", json=event_doc(**fields), headers=account.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def share(
+    client: httpx.AsyncClient, owner: Account, event_id: int, user: Account, role: str
+) -> None:
+    response = await client.post(
+        f"/api/v1/events/{event_id}/share",
+        json={"users": [{"user_id": user.id, "role": role}]},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
