@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from auth.passwords import Passwords
@@ -24,6 +26,10 @@ from realtime.health import health
 from realtime.notify import Notifier
 from realtime.resources import Resources
 from realtime.settings import Settings, load_settings
+from realtime.ws.connection import CLOSE_GOING_AWAY
+from realtime.ws.endpoint import websocket_endpoint
+from realtime.ws.hub import Hub
+from realtime.ws.rooms import Rooms
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -46,12 +52,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Passwords(),
             on_session_revoked=notifier.session_revoked,
         )
+        hub = Hub(broadcast)
+        await hub.start()
+        rooms = Rooms(database, broadcast)
         app.state.tandem = Resources(
-            settings, database, broadcast, auth, notifier, Calendar(database, notifier)
+            settings=settings,
+            database=database,
+            broadcast=broadcast,
+            auth=auth,
+            notifier=notifier,
+            calendar=Calendar(database, notifier),
+            rooms=rooms,
+            hub=hub,
+            ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
         )
         try:
             yield
         finally:
+            await hub.say_goodbye(CLOSE_GOING_AWAY, "server shutting down", timeout=3)
+            await rooms.close()
+            await hub.stop()
             await broadcast.disconnect()
             await database.close()
 
@@ -60,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *routes_events.routes,
         *routes_sharing.routes,
         *routes_history.routes,
+        WebSocketRoute("/ws", websocket_endpoint),
     ]
     routes = [
         Route("/health", health, methods=["GET"]),

@@ -64,6 +64,8 @@ async def _schema_ready(settings: Settings) -> bool:
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
+    from realtime import server
+
     if not asyncio.run(_schema_ready(settings)):
         print(
             "tandem: the database schema is not current: run `tandem migrate` first",
@@ -75,12 +77,11 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         f"broadcast {redact_url(settings.broadcast_url)})",
         flush=True,
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         "realtime.app:create_app",
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         ws="websockets-sansio",
         ws_max_size=settings.max_body_bytes,
         ws_ping_interval=WS_PING_INTERVAL,
@@ -88,6 +89,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )
+    server.run(config, workers)
     return 0
 
 

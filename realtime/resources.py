@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
 
 from auth.service import AuthService, Principal
@@ -13,6 +14,8 @@ from realtime.calendar import Calendar
 from realtime.http import bearer_token
 from realtime.notify import Notifier
 from realtime.settings import Settings
+from realtime.ws.hub import Hub
+from realtime.ws.rooms import Rooms
 from storage.database import Database
 from storage.users import User
 
@@ -25,6 +28,10 @@ class Resources:
     auth: AuthService
     notifier: Notifier
     calendar: Calendar
+    rooms: Rooms
+    hub: Hub
+    # Per-socket patch rate; in memory, since a socket lives in one process.
+    ws_limiter: MovingWindowRateLimiter
 
 
 def resources(connection: HTTPConnection) -> Resources:

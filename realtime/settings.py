@@ -31,6 +31,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # The contract's limit for request bodies (413 above it).
     max_body_bytes: int = 1024 * 1024
+    # Patches one WebSocket may send (the `limits` notation): far above a person
+    # typing or a client that waits for its acks, low enough that one socket
+    # cannot flood the edit engine.
+    ws_op_rate: str = "500/second"
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -52,6 +56,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", Settings.refresh_token_ttl),
         cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
+        ws_op_rate=env.get("WS_OP_RATE") or Settings.ws_op_rate,
         host=env.get("HOST") or Settings.host,
         port=_int(env, "PORT", Settings.port),
         log_level=env.get("LOG_LEVEL", Settings.log_level),

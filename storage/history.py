@@ -72,16 +72,6 @@ async def get_version(conn: AsyncConnection, event_id: int, version: int) -> Aut
     return AuthoredVersion(version_record(row), row.username)
 
 
-async def versions_since(conn: AsyncConnection, event_id: int, since: int) -> list[VersionRecord]:
-    """Every version after `since`, oldest first (a reconnecting client's catch-up)."""
-    rows = await conn.execute(
-        sa.select(event_versions)
-        .where(event_versions.c.event_id == event_id, event_versions.c.version > since)
-        .order_by(event_versions.c.version)
-    )
-    return [version_record(r) for r in rows]
-
-
 async def diff_versions(
     conn: AsyncConnection, event_id: int, from_version: int, to_version: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -124,3 +114,16 @@ async def changelog(
         )
         entries.append(ChangelogEntry(authored, summary, changes))
     return entries, cursor
+
+
+async def versions_between(
+    conn: AsyncConnection, event_id: int, after: int, upto: int | None = None
+) -> list[VersionRecord]:
+    """Versions in (after, upto], oldest first; with no `upto`, every later one."""
+    query = sa.select(event_versions).where(
+        event_versions.c.event_id == event_id, event_versions.c.version > after
+    )
+    if upto is not None:
+        query = query.where(event_versions.c.version <= upto)
+    rows = await conn.execute(query.order_by(event_versions.c.version))
+    return [version_record(r) for r in rows]

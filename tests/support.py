@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from realtime.app import create_app
+from realtime.server import TandemServer
 from realtime.settings import Settings
 
 T = TypeVar("T")
@@ -24,7 +25,7 @@ TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 class RunningServer:
     url: str
     settings: Settings
-    server: uvicorn.Server
+    server: TandemServer
     task: asyncio.Task[None]
 
     @property
@@ -50,7 +51,7 @@ async def start_server(settings: Settings) -> RunningServer:
         log_level="warning",
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = TandemServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     await eventually(lambda: server.started or task.done(), timeout=15)
     if task.done():
@@ -138,3 +139,29 @@ async def share(
         headers=owner.headers,
     )
     assert response.status_code == 200, response.text
+
+
+async def login(client: httpx.AsyncClient, account: Account) -> Account:
+    """A second login session of the same user (its own token pair)."""
+    response = await client.post(
+        "/api/v1/auth/login", json={"username": account.username, "password": account.password}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Account(
+        account.id, account.username, account.password, body["access_token"], body["refresh_token"]
+    )
+
+
+async def create_events(client: httpx.AsyncClient, account: Account, count: int) -> list[int]:
+    """`count` events through POST /events/batch (at most 500 per call); answers their ids."""
+    ids: list[int] = []
+    while len(ids) < count:
+        size = min(500, count - len(ids))
+        items = [event_doc(title=f"batch {len(ids) + i}") for i in range(size)]
+        response = await client.post(
+            "/api/v1/events/batch", json={"events": items}, headers=account.headers
+        )
+        assert response.status_code == 201, response.text
+        ids.extend(item["id"] for item in response.json()["items"])
+    return ids

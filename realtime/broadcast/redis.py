@@ -73,8 +73,7 @@ class RedisBroadcast(Broadcast):
         self._reader: asyncio.Task[None] | None = None
         # The live pub/sub connection, None while down. Only the reader replaces it.
         self._pubsub: PubSub | None = None
-        # Channels SUBSCRIBEd on the current connection. Under _lock, with every
-        # command sent on it, so that the last reconcile always wins.
+        # Channels SUBSCRIBEd on the current connection; changed only under _lock.
         self._remote: set[str] = set()
         self._lock = asyncio.Lock()
         # One future per SUBSCRIBE in flight, per channel, in sending order: Redis
@@ -100,9 +99,13 @@ class RedisBroadcast(Broadcast):
             self._url, client_name=f"{name}-sub", retry=Retry(NoBackoff(), 0), **common
         )
         self._reader = asyncio.create_task(self._read_forever(), name=f"{name}-reader")
-        # Wait for the first attempt only, so a server can start while Redis is down:
-        # edits still commit, and delivery starts when Redis comes.
-        await self._first_attempt.wait()
+        try:
+            # Wait for the first attempt only, so a server can start while Redis is
+            # down: edits still commit, and delivery starts when Redis comes.
+            await self._first_attempt.wait()
+        except BaseException:
+            await self._disconnect_backend()  # connect() was cancelled: leave nothing behind
+            raise
 
     async def _disconnect_backend(self) -> None:
         reader, self._reader = self._reader, None
@@ -133,7 +136,7 @@ class RedisBroadcast(Broadcast):
             return False
         try:
             async with asyncio.timeout(self._command_timeout):
-                await self._publisher.ping()
+                await self._publisher.ping()  # type: ignore[misc]  # typed sync-or-async
         except UNREACHABLE:
             return False
         return True
@@ -178,6 +181,7 @@ class RedisBroadcast(Broadcast):
     async def _send_changes(self, pubsub: PubSub, extra: set[str], missing: set[str]) -> None:
         if extra:
             self._remote -= extra
+            self._resync_pending -= extra
             await pubsub.unsubscribe(*extra)
         if missing:
             loop = asyncio.get_running_loop()
@@ -238,7 +242,11 @@ class RedisBroadcast(Broadcast):
             now = loop.time()
             if message is not None:
                 last_heard, pinged = now, False
-                self._dispatch(message)
+                try:
+                    self._dispatch(message)
+                except Exception:
+                    # One bad message must not cost everyone a reconnect and a Resync.
+                    logger.exception("could not dispatch a Redis message: %.200r", message)
             elif now - last_heard > self._ping_interval + self._ping_timeout:
                 raise RedisTimeoutError("no answer from Redis to PING")
             elif now - last_heard > self._ping_interval and not pinged:
@@ -249,12 +257,15 @@ class RedisBroadcast(Broadcast):
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "message":
+            data: bytes = message["data"]
+            if data.startswith(self._prefix):
+                return  # our own echo: delivered locally when it was published
             channel = message["channel"].decode()
-            sender, colon, payload = message["data"].partition(b":")
-            if not colon:
-                logger.warning("dropped a message on %r without a process id", channel)
-            elif sender + colon != self._prefix:
+            _sender, colon, payload = data.partition(b":")
+            if colon:
                 self._deliver(channel, payload)
+            else:
+                logger.warning("dropped a message on %r without a process id", channel)
         elif kind == "subscribe":
             channel = message["channel"].decode()
             pending = self._confirmations.get(channel)
@@ -285,5 +296,5 @@ class RedisBroadcast(Broadcast):
             return
         try:
             await pubsub.aclose()
-        except UNREACHABLE as exc:
-            logger.debug("closing a failed pub/sub connection: %s", exc)
+        except Exception as exc:  # it failed already; closing it may fail too
+            logger.debug("closing a failed pub/sub connection: %r", exc)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+import pytest_asyncio
 import redis
 import redis.asyncio as aioredis
 
@@ -25,6 +26,8 @@ from realtime.broadcast import (
 from tests.realtime.redis_server import RedisServer, require_services
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+pytestmark = pytest.mark.asyncio
 
 
 async def eventually(
@@ -73,7 +76,7 @@ def redis_url() -> str:
     return REDIS_URL
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def make_broadcast() -> AsyncIterator[Callable[[str], Awaitable[Broadcast]]]:
     """Connected broadcasts, each one like a separate process; all disconnected after."""
     made: list[Broadcast] = []
@@ -89,7 +92,7 @@ async def make_broadcast() -> AsyncIterator[Callable[[str], Awaitable[Broadcast]
         await broadcast.disconnect()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest_asyncio.fixture(params=["memory", "redis"])
 async def broadcast(
     request: pytest.FixtureRequest, make_broadcast: Callable[[str], Awaitable[Broadcast]]
 ) -> Broadcast:
@@ -375,6 +378,26 @@ async def test_redis_restart_is_survived(
     numbers = [int(d.payload) for d in seen_b if isinstance(d, Message) and d.payload.isdigit()]
     assert numbers == sorted(set(numbers)), "no duplicates, no reordering"
     assert seen_b.count(resync) == 1 and not any(d == Resync(channel, "overflow") for d in seen_b)
+
+
+@pytest.mark.timeout(30)
+async def test_start_while_redis_is_down(
+    redis_server: RedisServer, make_broadcast: Callable, channel: str
+) -> None:
+    """A broadcast connects without Redis, then resyncs and delivers once Redis comes."""
+    a, b = await make_broadcast(redis_server.url), await make_broadcast(redis_server.url)
+    assert not await b.healthy()
+    async with a.subscribe(channel) as on_a, b.subscribe(channel) as on_b:
+        with pytest.raises(BroadcastUnavailable):
+            await a.publish(channel, b"early")
+        assert await payloads(on_a, 1) == [b"early"]  # local delivery happened anyway
+        await asyncio.to_thread(redis_server.start)
+        assert await next_delivery(on_b, within=10) == Resync(channel, "reconnected")
+        assert await next_delivery(on_a, within=10) == Resync(channel, "reconnected")
+        await eventually(lambda: _all_healthy(a, b), what="both healthy")
+        await a.publish(channel, b"late")
+        assert await payloads(on_b, 1) == [b"late"]
+        assert await payloads(on_a, 1) == [b"late"]
 
 
 async def _collect(sub: Subscription, into: list[Delivery]) -> None:

@@ -1,0 +1,1 @@
+"""The live side: the WebSocket endpoint, connections, rooms, presence and fan-out."""

@@ -1,0 +1,138 @@
+"""One client's WebSocket: a bounded send queue drained by its own writer task.
+
+Nothing that sends to a socket ever awaits the network: rooms and handlers put
+frames in the queue, and a slow client that lets it fill up is closed (it
+reconnects and rejoins with `since`) instead of growing memory or stalling a room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from auth.service import Principal
+from realtime.ws.messages import Frame
+
+log = logging.getLogger(__name__)
+
+# Frames a socket may have waiting; a room at 50 edits/s fills this in 10 s.
+SEND_QUEUE_LIMIT = 512
+# A send that takes longer than this means the client stopped reading.
+SEND_TIMEOUT = 10.0
+
+CLOSE_MALFORMED = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_RATE_LIMITED = 4429
+CLOSE_GOING_AWAY = 1001
+# Too far behind: reconnect later and rejoin with `since` (RFC 6455 "try again later").
+CLOSE_TOO_SLOW = 1013
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, principal: Principal, binary: bool) -> None:
+        self.websocket = websocket
+        self.principal = principal
+        self.binary = binary
+        # Identifies this socket in presence; unrelated to the login session.
+        self.session = f"s-{secrets.token_urlsafe(9)}"
+        self.rooms: set[int] = set()
+        # op_ids sent on this socket and not acknowledged yet, by event: the room
+        # answers `ack` instead of `patch` for these, in version order.
+        self.pending_ops: dict[int, set[str]] = {}
+        self._queue: asyncio.Queue[Frame | tuple[int, str]] = asyncio.Queue(SEND_QUEUE_LIMIT)
+        self._writer: asyncio.Task[None] | None = None
+        self._malformed: deque[float] = deque()
+        self.closed = asyncio.Event()
+
+    @property
+    def user_id(self) -> int:
+        return self.principal.user.id
+
+    @property
+    def login_session(self) -> str:
+        return self.principal.session_id
+
+    def member(self, state: Any) -> dict[str, Any]:
+        return {
+            "session": self.session,
+            "user_id": self.principal.user.id,
+            "username": self.principal.user.username,
+            "state": state,
+        }
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.session}")
+
+    def send(self, frame: Frame) -> None:
+        """Queue a frame; a socket whose queue is full is closed instead of waiting."""
+        if self.closed.is_set():
+            return
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            log.warning("socket %s fell too far behind; closing it", self.session)
+            self.close(CLOSE_TOO_SLOW, "too far behind; rejoin with since")
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Close after the frames already queued (an error before a 4401, say) are sent."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait((code, reason))
+        if self._queue.full():
+            # No room even for the close: drop the backlog, the client rejoins anyway.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait((code, reason))
+
+    def count_malformed(self, limit: int, window: float) -> bool:
+        """Record a malformed frame; True when there were more than `limit` within `window` s."""
+        now = time.monotonic()
+        self._malformed.append(now)
+        while self._malformed and self._malformed[0] < now - window:
+            self._malformed.popleft()
+        return len(self._malformed) > limit
+
+    async def finish(self) -> None:
+        """Wait for the writer to send what is queued (bounded), then stop it."""
+        if self._writer is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._writer), SEND_TIMEOUT)
+        except TimeoutError:
+            self._writer.cancel()
+        except asyncio.CancelledError:
+            self._writer.cancel()
+            raise
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, tuple):
+                    await self._close_socket(*item)
+                    return
+                data = item.encoded(self.binary)
+                if isinstance(data, bytes):
+                    await asyncio.wait_for(self.websocket.send_bytes(data), SEND_TIMEOUT)
+                else:
+                    await asyncio.wait_for(self.websocket.send_text(data), SEND_TIMEOUT)
+        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect) as exc:
+            # The peer is gone or stopped reading; the reader side notices and cleans up.
+            log.info("socket %s: send failed (%s)", self.session, exc.__class__.__name__)
+            self.closed.set()
+            await self._close_socket(CLOSE_TOO_SLOW, "send failed")
+
+    async def _close_socket(self, code: int, reason: str) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
+                await asyncio.wait_for(self.websocket.close(code, reason), SEND_TIMEOUT)

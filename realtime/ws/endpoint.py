@@ -1,0 +1,290 @@
+"""/api/v1/ws: authenticate, then handle one client's messages strictly in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from limits import parse as parse_rate
+from limits.strategies import MovingWindowRateLimiter
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from auth.service import Principal
+from realtime.resources import Resources, resources, user_json
+from realtime.ws.connection import (
+    CLOSE_AUTH_TIMEOUT,
+    CLOSE_MALFORMED,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHENTICATED,
+    Connection,
+)
+from realtime.ws.messages import (
+    MAX_PRESENCE_BYTES,
+    MSGPACK_PROTOCOL,
+    SUBPROTOCOLS,
+    Auth,
+    ClientMessage,
+    Frame,
+    Join,
+    Leave,
+    MessageError,
+    Patch,
+    Ping,
+    Presence,
+    error_frame,
+    parse,
+    presence_size,
+)
+from storage.errors import TandemError
+
+log = logging.getLogger(__name__)
+
+AUTH_TIMEOUT = 10.0
+MAX_ROOMS = 500
+# More malformed frames than this within the window close the socket (4400).
+MALFORMED_LIMIT, MALFORMED_WINDOW = 20, 60.0
+# A client refused for rate this long without a pause is closed (4429).
+RATE_LIMITED_GRACE = 10.0
+# A client that sends nothing refused for this long has slowed down.
+RATE_LIMIT_PAUSE = 1.0
+
+
+class Session:
+    """One authenticated socket's message handling (ShareDB's "agent")."""
+
+    def __init__(
+        self, connection: Connection, state: Resources, limiter: MovingWindowRateLimiter
+    ) -> None:
+        self.connection = connection
+        self.state = state
+        self._limiter = limiter
+        self._op_rate = parse_rate(state.settings.ws_op_rate)
+        self._limited_since = 0.0
+        self._last_refusal: float | None = None
+
+    async def run(self) -> None:
+        websocket = self.connection.websocket
+        while not self.connection.closed.is_set():
+            remaining = (
+                self.connection.principal.token_expires_at - datetime.now(UTC)
+            ).total_seconds()
+            try:
+                message = await asyncio.wait_for(websocket.receive(), max(remaining, 0.001))
+            except TimeoutError:
+                self.connection.send(
+                    error_frame("token_expired", "the access token expired; send a fresh one")
+                )
+                self.connection.close(CLOSE_UNAUTHENTICATED, "token expired")
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = message.get("text") if message.get("text") is not None else message.get("bytes")
+            if frame is None:
+                continue
+            try:
+                parsed = parse(frame, self.connection.binary)
+            except MessageError as exc:
+                self.connection.send(error_frame(exc.code, exc.message))
+                if exc.code == "invalid_message" and self.connection.count_malformed(
+                    MALFORMED_LIMIT, MALFORMED_WINDOW
+                ):
+                    self.connection.close(CLOSE_MALFORMED, "too many malformed messages")
+                continue
+            await self.handle(parsed)
+
+    async def handle(self, message: ClientMessage) -> None:
+        try:
+            if isinstance(message, Patch):
+                await self._patch(message)
+            elif isinstance(message, Join):
+                await self._join(message)
+            elif isinstance(message, Leave):
+                self.state.rooms.leave(self.connection, message.event_id)
+            elif isinstance(message, Presence):
+                self._presence(message)
+            elif isinstance(message, Ping):
+                self.connection.send(Frame({"type": "pong"}))
+            elif isinstance(message, Auth):
+                await self._reauthenticate(message.token)
+        except TandemError as exc:
+            self.connection.send(
+                error_frame(
+                    exc.code,
+                    exc.message,
+                    event_id=getattr(message, "event_id", None),
+                    op_id=getattr(message, "op_id", None),
+                    version=exc.details.get("version"),
+                )
+            )
+
+    async def _join(self, message: Join) -> None:
+        rooms = self.connection.rooms
+        if message.event_id not in rooms and len(rooms) >= MAX_ROOMS:
+            raise TandemError("too_large", f"a connection may join at most {MAX_ROOMS} events")
+        await self.state.rooms.join(self.connection, message.event_id, message.since)
+
+    def _presence(self, message: Presence) -> None:
+        self._require_joined(message.event_id)
+        if not isinstance(message.state, dict):
+            raise TandemError("invalid_message", "presence state must be an object")
+        if presence_size(message.state) > MAX_PRESENCE_BYTES:
+            raise TandemError(
+                "too_large", f"presence state may be at most {MAX_PRESENCE_BYTES} bytes"
+            )
+        self.state.rooms.set_presence(self.connection, message.event_id, message.state)
+
+    async def _patch(self, message: Patch) -> None:
+        self._check_rate()
+        connection, event_id, op_id = self.connection, message.event_id, message.op_id
+        # In a joined room the ack travels with the room's stream, so that it is
+        # ordered among the others' patches; otherwise it is answered here.
+        joined = event_id in connection.rooms
+        pending = connection.pending_ops.setdefault(event_id, set()) if joined else set()
+        pending.add(op_id)
+        try:
+            result = await self.state.calendar.patch(
+                connection.principal.user,
+                event_id,
+                message.ops,
+                origin="ws",
+                base_version=message.base_version,
+                op_id=op_id,
+            )
+        except BaseException:
+            pending.discard(op_id)
+            raise
+        finally:
+            if not joined:
+                connection.pending_ops.pop(event_id, None)
+        ack: dict[str, Any] = {"type": "ack", "event_id": event_id, "op_id": op_id}
+        if result.noop:
+            pending.discard(op_id)
+            connection.send(Frame({**ack, "version": result.event.version, "noop": True}))
+            return
+        assert result.version is not None
+        version = result.version.version
+        delivered = self.state.rooms.delivered_version(connection, event_id) if joined else None
+        if delivered is None or (result.duplicate and version <= delivered):
+            # Not in the room, or a resent op whose version the room already
+            # passed: the room will not acknowledge it, so answer now.
+            pending.discard(op_id)
+            connection.send(Frame({**ack, "version": version}))
+
+    async def _reauthenticate(self, token: str) -> None:
+        try:
+            principal = await self.state.auth.authenticate(token)
+        except TandemError as exc:
+            self.connection.send(error_frame(exc.code, exc.message))
+            self.connection.close(CLOSE_UNAUTHENTICATED, exc.code)
+            return
+        if principal.user.id != self.connection.user_id:
+            self.connection.send(
+                error_frame("unauthenticated", "that token belongs to another user")
+            )
+            self.connection.close(CLOSE_UNAUTHENTICATED, "another user")
+            return
+        old = self.connection.login_session
+        self.connection.principal = principal
+        if principal.session_id != old:
+            self.state.hub.moved(self.connection, old)
+
+    def _require_joined(self, event_id: int) -> None:
+        if event_id not in self.connection.rooms:
+            raise TandemError("invalid_message", f"join event {event_id} first")
+
+    def _check_rate(self) -> None:
+        key = self.connection.session
+        if self._limiter.hit(self._op_rate, key):
+            return
+        # A refusal streak ends once the client pauses; one that goes on past
+        # the grace period is closed.
+        now = asyncio.get_running_loop().time()
+        if self._last_refusal is None or now - self._last_refusal > RATE_LIMIT_PAUSE:
+            self._limited_since = now
+        self._last_refusal = now
+        if now - self._limited_since > RATE_LIMITED_GRACE:
+            self.connection.close(CLOSE_RATE_LIMITED, "rate limited for too long")
+        reset, _ = self._limiter.get_window_stats(self._op_rate, key)
+        retry_after = max(0.0, reset - datetime.now(UTC).timestamp())
+        raise TandemError(
+            "rate_limited", "too many patches; slow down", {"retry_after": round(retry_after, 3)}
+        )
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    state = resources(websocket)
+    offered = websocket.scope.get("subprotocols") or []
+    subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
+    await websocket.accept(subprotocol=subprotocol)
+    binary = subprotocol == MSGPACK_PROTOCOL
+    principal = await _authenticate(websocket, state, binary)
+    if principal is None:
+        return
+    connection = Connection(websocket, principal, binary)
+    connection.start()
+    await state.hub.add(connection)
+    connection.send(
+        Frame({"type": "ready", "user": user_json(principal.user), "session": connection.session})
+    )
+    try:
+        await Session(connection, state, state.ws_limiter).run()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        state.rooms.leave_all(connection)
+        await state.hub.remove(connection)
+        connection.close(1000)
+        await connection.finish()
+
+
+async def _authenticate(websocket: WebSocket, state: Resources, binary: bool) -> Principal | None:
+    """The socket's user, by header or first message; the socket is closed when there is none."""
+    header = websocket.headers.get("authorization")
+    token: str | None = None
+    if header:
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else ""
+    else:
+        try:
+            first = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT)
+        except TimeoutError:
+            await _refuse(
+                websocket,
+                binary,
+                CLOSE_AUTH_TIMEOUT,
+                "unauthenticated",
+                "no auth message within 10 s",
+            )
+            return None
+        if first["type"] == "websocket.disconnect":
+            return None
+        frame = first.get("text") if first.get("text") is not None else first.get("bytes")
+        try:
+            message = parse(frame or "", binary)
+        except MessageError:
+            message = None
+        if not isinstance(message, Auth):
+            await _refuse(
+                websocket, binary, CLOSE_UNAUTHENTICATED, "unauthenticated", "authenticate first"
+            )
+            return None
+        token = message.token
+    try:
+        return await state.auth.authenticate(token or "")
+    except TandemError as exc:
+        await _refuse(websocket, binary, CLOSE_UNAUTHENTICATED, exc.code, exc.message)
+        return None
+
+
+async def _refuse(websocket: WebSocket, binary: bool, code: int, error: str, message: str) -> None:
+    data: Any = error_frame(error, message).encoded(binary)
+    try:
+        if isinstance(data, bytes):
+            await websocket.send_bytes(data)
+        else:
+            await websocket.send_text(data)
+        await websocket.close(code, message)
+    except (OSError, RuntimeError, WebSocketDisconnect):
+        log.info("socket went away before it could be refused")

@@ -1,0 +1,114 @@
+"""WebSocket messages: parsing client frames (pure) and encoding server frames once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from realtime import codec
+
+JSON_PROTOCOL = "tandem.v1.json"
+MSGPACK_PROTOCOL = "tandem.v1.msgpack"
+SUBPROTOCOLS = (JSON_PROTOCOL, MSGPACK_PROTOCOL)
+
+# The contract's limits for one client message and one presence state.
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_PRESENCE_BYTES = 1024
+
+
+class Auth(msgspec.Struct, tag="auth", tag_field="type", frozen=True):
+    token: str
+
+
+class Join(msgspec.Struct, tag="join", tag_field="type", frozen=True):
+    event_id: int
+    since: int | None = None
+
+
+class Leave(msgspec.Struct, tag="leave", tag_field="type", frozen=True):
+    event_id: int
+
+
+class Patch(msgspec.Struct, tag="patch", tag_field="type", frozen=True):
+    event_id: int
+    op_id: str
+    base_version: int
+    # Any JSON here: a non-array is the patch rules' invalid_patch, not a
+    # malformed message, and the op_id check must come first.
+    ops: Any
+
+
+class Presence(msgspec.Struct, tag="presence", tag_field="type", frozen=True):
+    event_id: int
+    state: Any
+
+
+class Ping(msgspec.Struct, tag="ping", tag_field="type", frozen=True):
+    pass
+
+
+ClientMessage = Auth | Join | Leave | Patch | Presence | Ping
+
+_json_decoder = msgspec.json.Decoder(ClientMessage)
+_msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
+
+
+class MessageError(Exception):
+    """A client frame the server cannot take; `code` is invalid_message or too_large."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse(frame: str | bytes, binary: bool) -> ClientMessage:
+    """A typed client message, or MessageError.
+
+    `binary` is the connection's subprotocol: MessagePack in binary frames, or
+    JSON in text frames; a frame of the other kind is not a message.
+    """
+    data = frame.encode() if isinstance(frame, str) else frame
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise MessageError("too_large", f"a message may be at most {MAX_MESSAGE_BYTES} bytes")
+    if binary != isinstance(frame, bytes):
+        expected = "binary MessagePack" if binary else "text JSON"
+        raise MessageError("invalid_message", f"this connection takes {expected} frames")
+    decoder = _msgpack_decoder if binary else _json_decoder
+    try:
+        return decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise MessageError("invalid_message", str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise MessageError("invalid_message", f"not a message: {exc}") from None
+
+
+def presence_size(state: Any) -> int:
+    return len(codec.encode_json(state))
+
+
+class Frame:
+    """One server message, encoded at most once per wire format however many sockets get it."""
+
+    __slots__ = ("_json", "_msgpack", "message")
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        self.message = message
+        self._json: str | None = None
+        self._msgpack: bytes | None = None
+
+    def encoded(self, binary: bool) -> str | bytes:
+        if binary:
+            if self._msgpack is None:
+                self._msgpack = codec.encode_msgpack(self.message)
+            return self._msgpack
+        if self._json is None:
+            self._json = codec.encode_json(self.message).decode()
+        return self._json
+
+
+def error_frame(code: str, message: str, **fields: Any) -> Frame:
+    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    body.update((k, v) for k, v in fields.items() if v is not None)
+    return Frame(body)

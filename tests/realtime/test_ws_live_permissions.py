@@ -1,0 +1,181 @@
+"""Role changes on live sockets (PROTOCOL.md, Sharing: "A role change takes effect at once")."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support import RunningServer, create_event, register, share
+from tests.ws_client import Sockets, is_type
+
+pytestmark = pytest.mark.timeout(120)
+
+EVENTS = "/api/v1/events"
+
+
+def title(value: str) -> list[dict]:
+    return [{"op": "replace", "path": "/title", "value": value}]
+
+
+async def test_downgrade_sends_access_and_refuses_the_next_patch(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """A downgraded editor gets `access` role viewer, and its next patch is forbidden."""
+    alice, bob = await register(client), await register(client)
+    event = await create_event(client, alice)
+    event_id = event["id"]
+    await share(client, alice, event_id, bob, "editor")
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    await b.join(event_id)
+    assert (await b.submit(event_id, title("as editor")))["type"] == "ack"
+    response = await client.put(
+        f"{EVENTS}/{event_id}/permissions/{bob.id}", json={"role": "viewer"}, headers=alice.headers
+    )
+    assert response.status_code == 200
+    access = await b.recv_until(is_type("access", event_id))
+    assert access["role"] == "viewer"
+    refused = await b.submit(event_id, title("as viewer"), op_id="b-late")
+    assert (refused["type"], refused["code"], refused["op_id"]) == ("error", "forbidden", "b-late")
+    got = (await client.get(f"{EVENTS}/{event_id}", headers=alice.headers)).json()
+    assert (got["version"], got["title"]) == (2, "as editor")
+
+
+async def test_refused_at_once_even_without_reading_access(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """The role is checked when the patch is applied: a patch right after the REST call fails."""
+    alice, bob = await register(client), await register(client)
+    event = await create_event(client, alice)
+    await share(client, alice, event["id"], bob, "editor")
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    await b.join(event["id"])
+    response = await client.put(
+        f"{EVENTS}/{event['id']}/permissions/{bob.id}",
+        json={"role": "viewer"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200
+    refused = await b.submit(event["id"], title("too late"))
+    assert (refused["type"], refused["code"]) == ("error", "forbidden"), refused
+
+
+async def test_upgrade_sends_access_and_allows_patches(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """A viewer promoted to editor gets `access` role editor and may then patch."""
+    alice, vera = await register(client), await register(client)
+    event = await create_event(client, alice)
+    await share(client, alice, event["id"], vera, "viewer")
+    v = await sockets.ready(server.ws_url, vera.access_token)
+    await v.join(event["id"])
+    response = await client.put(
+        f"{EVENTS}/{event['id']}/permissions/{vera.id}",
+        json={"role": "editor"},
+        headers=alice.headers,
+    )
+    assert response.status_code == 200
+    assert (await v.recv_until(is_type("access", event["id"])))["role"] == "editor"
+    assert (await v.submit(event["id"], title("promoted")))["type"] == "ack"
+
+
+async def test_revoke_sends_removed_and_stops_delivery(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """A revoked user gets `removed` reason revoked, leaves the room and gets no more patches."""
+    alice, bob, carol = await register(client), await register(client), await register(client)
+    event = await create_event(client, alice)
+    event_id = event["id"]
+    await share(client, alice, event_id, bob, "editor")
+    await share(client, alice, event_id, carol, "viewer")
+    a = await sockets.ready(server.ws_url, alice.access_token)
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    c = await sockets.ready(server.ws_url, carol.access_token)
+    for ws in (a, b, c):
+        await ws.join(event_id)
+    response = await client.delete(
+        f"{EVENTS}/{event_id}/permissions/{bob.id}", headers=alice.headers
+    )
+    assert response.status_code == 204
+    removed = await b.recv_until(is_type("removed", event_id))
+    assert removed["reason"] == "revoked"
+    assert (await a.submit(event_id, title("after revoke")))["version"] == 2
+    await c.recv_until(is_type("patch", event_id))
+    await b.ping()
+    assert b.versions(event_id) == []
+    assert not [m for m in b.log if m.get("type") == "patch"]
+    refused = await b.submit(event_id, title("still here?"))
+    assert refused["type"] == "error" and refused["code"] in {"not_found", "forbidden"}, refused
+    rejoin = await b.join_reply(event_id)
+    assert (rejoin["type"], rejoin["code"]) == ("error", "not_found"), rejoin
+    # Carol was not touched by Bob's revoke.
+    assert not [m for m in c.log if m.get("type") == "removed"]
+
+
+async def test_leaving_oneself_sends_removed_to_own_sockets(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """A user who removes its own permission leaves the room on its sockets."""
+    alice, bob = await register(client), await register(client)
+    event = await create_event(client, alice)
+    await share(client, alice, event["id"], bob, "editor")
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    await b.join(event["id"])
+    response = await client.delete(
+        f"{EVENTS}/{event['id']}/permissions/{bob.id}", headers=bob.headers
+    )
+    assert response.status_code == 204
+    removed = await b.recv_until(is_type("removed", event["id"]))
+    assert removed["reason"] == "revoked"
+
+
+async def test_delete_sends_removed_deleted_to_everyone_joined(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """Deleting an event sends `removed` reason deleted to every joined socket, owner included."""
+    alice, bob, carol = await register(client), await register(client), await register(client)
+    event = await create_event(client, alice)
+    event_id = event["id"]
+    await share(client, alice, event_id, bob, "editor")
+    await share(client, alice, event_id, carol, "viewer")
+    joined = []
+    for account in (alice, bob, carol, alice):
+        ws = await sockets.ready(server.ws_url, account.access_token)
+        await ws.join(event_id)
+        joined.append(ws)
+    assert (await client.delete(f"{EVENTS}/{event_id}", headers=alice.headers)).status_code == 204
+    for ws in joined:
+        removed = await ws.recv_until(is_type("removed", event_id))
+        assert removed["reason"] == "deleted"
+    refused = await joined[0].submit(event_id, title("gone"), base_version=1)
+    assert refused["type"] == "error" and refused["code"] in {"not_found", "forbidden"}, refused
+    await joined[1].ping()
+
+
+async def test_sharing_reaches_a_connected_user_that_has_not_joined(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """Sharing an event with a connected user sends `access` on that user's channel."""
+    alice, bob = await register(client), await register(client)
+    event = await create_event(client, alice)
+    b1 = await sockets.ready(server.ws_url, bob.access_token)
+    b2 = await sockets.ready(server.ws_url, bob.access_token)
+    await share(client, alice, event["id"], bob, "editor")
+    for ws in (b1, b2):
+        access = await ws.recv_until(is_type("access", event["id"]))
+        assert access["role"] == "editor"
+    joined = await b1.join(event["id"])
+    assert joined["role"] == "editor"
+
+
+async def test_access_is_not_sent_to_other_users(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """Sharing with one user tells only that user's sockets."""
+    alice, bob, mallory = await register(client), await register(client), await register(client)
+    event = await create_event(client, alice)
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    m = await sockets.ready(server.ws_url, mallory.access_token)
+    await share(client, alice, event["id"], bob, "viewer")
+    await b.recv_until(is_type("access", event["id"]))
+    await m.ping()
+    assert [msg for msg in m.log if msg.get("type") not in ("ready", "pong")] == []

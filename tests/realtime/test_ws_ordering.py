@@ -1,0 +1,227 @@
+"""The delivery guarantee (PROTOCOL.md, WebSocket: Guarantees): every version after the one a
+client joined at, exactly once, in increasing order, on one process and across processes.
+
+Writers race on one event: half of their ops replace /title (these conflict with each
+other and are retried after catching up from the room stream), the other half set the
+writer's own metadata key (these are rebased). Observers only listen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from realtime.settings import Settings
+from tests.conftest import POSTGRES_URL, REDIS_URL, _admin_connection, _migrated, require_service
+from tests.realtime.redis_server import RedisServer, require_services
+from tests.support import (
+    TEST_SECRET,
+    Account,
+    RunningServer,
+    create_event,
+    eventually,
+    register,
+    share,
+    start_server,
+)
+from tests.ws_client import Sockets, Writer, WSClient
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Stream:
+    event_id: int
+    writers: list[Writer]
+    observers: list[WSClient]
+    final: int
+
+
+def writer_ops(index: int, n: int) -> list[dict]:
+    if (index + n) % 2 == 0:
+        return [{"op": "replace", "path": "/title", "value": f"w{index} op {n}"}]
+    return [{"op": "add", "path": f"/metadata/w{index}", "value": n}]
+
+
+async def run_stream(
+    http: httpx.AsyncClient,
+    ws_urls: list[str],
+    *,
+    writers: int,
+    ops_each: int,
+    observers: int,
+    midway: Callable[[Writer], Awaitable[None]] | None = None,
+    timeout: float = 90,
+) -> Stream:
+    """Race `writers` on one event while `observers` listen; answer what everyone saw."""
+    owner = await register(http)
+    editors = [await register(http) for _ in range(3)]
+    event = await create_event(http, owner)
+    event_id = event["id"]
+    for editor in editors:
+        await share(http, owner, event_id, editor, "editor")
+    accounts: list[Account] = [owner, *editors]
+    pool = Sockets()
+    try:
+        sockets = []
+        for i in range(writers + observers):
+            account = accounts[i % len(accounts)]
+            ws = await pool.ready(ws_urls[i % len(ws_urls)], account.access_token, name=f"s{i}")
+            joined = await ws.join(event_id)
+            assert joined["version"] == 1, joined
+            sockets.append(ws)
+        writing = [Writer(ws, event_id) for ws in sockets[:writers]]
+        listening = sockets[writers:]
+
+        async def write(index: int, writer: Writer) -> None:
+            for n in range(ops_each):
+                await writer.submit(writer_ops(index, n))
+                if midway is not None and index == 0 and n == ops_each // 3:
+                    await midway(writer)
+
+        await asyncio.wait_for(
+            asyncio.gather(*(write(i, w) for i, w in enumerate(writing))), timeout
+        )
+        accepted = sorted(v for w in writing for v in w.accepted.values())
+        final = 1 + len(accepted)
+        # Every accepted op is its own version, 2..final, each acked to exactly one writer.
+        assert accepted == list(range(2, final + 1))
+        assert not any(w.noops for w in writing)
+
+        def caught_up() -> bool:
+            return all(ws.latest[event_id] >= final for ws in sockets)
+
+        await eventually(caught_up, timeout=30)
+        expected = list(range(2, final + 1))
+        for ws in sockets:
+            versions = ws.versions(event_id)
+            assert versions == expected, f"{ws.name}: {describe(versions, expected)}"
+        for writer in writing:
+            own = set(writer.accepted.values())
+            for delivery in writer.client.deliveries[event_id]:
+                if delivery.version in own:
+                    assert delivery.kind == "ack", (writer.client.name, delivery)
+                else:
+                    assert delivery.kind == "patch", (writer.client.name, delivery)
+                    assert delivery.op_id not in writer.accepted, (writer.client.name, delivery)
+        for ws in listening:
+            assert {d.kind for d in ws.deliveries[event_id]} == {"patch"}
+        got = await http.get(f"/api/v1/events/{event_id}", headers=owner.headers)
+        assert got.json()["version"] == final
+        return Stream(event_id, writing, listening, final)
+    finally:
+        await pool.close_all()
+
+
+def describe(seen: list[int], expected: list[int]) -> str:
+    """Say what is wrong with a stream: missing, duplicated, reordered."""
+    missing = sorted(set(expected) - set(seen))
+    duplicated = sorted({v for v in seen if seen.count(v) > 1})
+    reordered = [(a, b) for a, b in itertools.pairwise(seen) if b <= a]
+    return (
+        f"{len(seen)} versions, expected {len(expected)}; missing {missing[:20]}, "
+        f"duplicated {duplicated[:20]}, out of order at {reordered[:10]}"
+    )
+
+
+async def test_one_process_delivers_every_version_once_in_order(
+    server: RunningServer, client: httpx.AsyncClient
+) -> None:
+    """20 racing writers x 25 ops, 5 observers: each sees 2..final once, in order, no gaps."""
+    stream = await run_stream(client, [server.ws_url], writers=20, ops_each=25, observers=5)
+    assert stream.final == 1 + 20 * 25
+    assert sum(w.conflicts for w in stream.writers) > 0, "the race never conflicted"
+
+
+@pytest.fixture
+async def shared_postgres() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL schema for several servers to share."""
+    await require_service("postgres")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = await _admin_connection()
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield await _migrated(f"{POSTGRES_URL}{separator}schema={schema}")
+    finally:
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
+
+
+async def start_pair(database_url: str, broadcast_url: str) -> list[RunningServer]:
+    settings = Settings(
+        database_url=database_url, broadcast_url=broadcast_url, secret_key=TEST_SECRET
+    )
+    first = await start_server(settings)
+    try:
+        second = await start_server(settings)
+    except BaseException:
+        await first.stop()
+        raise
+    return [first, second]
+
+
+async def test_two_processes_deliver_every_version_once_in_order(shared_postgres: str) -> None:
+    """Two servers on one PostgreSQL and one Redis: clients on both see one gapless order."""
+    await require_service("redis")
+    servers = await start_pair(shared_postgres, REDIS_URL)
+    try:
+        async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as http:
+            stream = await run_stream(
+                http, [s.ws_url for s in servers], writers=20, ops_each=25, observers=6
+            )
+        assert stream.final == 1 + 20 * 25
+    finally:
+        await asyncio.gather(*(s.stop() for s in servers))
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[RedisServer]:
+    """A private redis-server that the test may stop and start."""
+    try:
+        redis = RedisServer()
+    except RuntimeError as exc:
+        if require_services():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.close()
+
+
+async def test_redis_restart_mid_stream_loses_nothing(
+    shared_postgres: str, throwaway_redis: RedisServer
+) -> None:
+    """Redis restarted mid-stream: no version is lost, duplicated or reordered anywhere."""
+    servers = await start_pair(shared_postgres, throwaway_redis.url)
+    restarted_at: list[int] = []
+
+    async def restart(writer: Writer) -> None:
+        await asyncio.to_thread(throwaway_redis.stop)
+        # The outage itself, not a synchronisation: edits go on meanwhile.
+        await asyncio.sleep(1)
+        await asyncio.to_thread(throwaway_redis.start)
+        restarted_at.append(writer.client.latest[writer.event_id])
+
+    try:
+        async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as http:
+            stream = await run_stream(
+                http,
+                [s.ws_url for s in servers],
+                writers=8,
+                ops_each=20,
+                observers=4,
+                midway=restart,
+            )
+        assert restarted_at and restarted_at[0] < stream.final - 20, "nothing after the restart"
+        assert stream.final == 1 + 8 * 20
+    finally:
+        await asyncio.gather(*(s.stop() for s in servers))
