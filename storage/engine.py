@@ -132,7 +132,7 @@ async def apply_edit(
     # first wins at once.
     role = await require_role(conn, event_id, user_id, "editor")
     if op_id is not None:
-        applied = await _version_with_op_id(conn, event_id, op_id)
+        applied = await _version_with_op_id(conn, event_id, user_id, op_id)
         if applied is not None:
             return EditResult(current, role, applied, duplicate=True)
     if if_match is not None and if_match != current.version:
@@ -189,12 +189,14 @@ def _conflict(current_version: int, reason: str) -> TandemError:
 
 
 async def _version_with_op_id(
-    conn: AsyncConnection, event_id: int, op_id: str
+    conn: AsyncConnection, event_id: int, author_id: int, op_id: str
 ) -> VersionRecord | None:
     row = (
         await conn.execute(
             sa.select(event_versions).where(
-                event_versions.c.event_id == event_id, event_versions.c.op_id == op_id
+                event_versions.c.event_id == event_id,
+                event_versions.c.author_id == author_id,
+                event_versions.c.op_id == op_id,
             )
         )
     ).first()

@@ -84,9 +84,10 @@ event_versions = sa.Table(
     sa.Column("ops", JSONDocument, nullable=False),
     sa.Column("snapshot", JSONDocument, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
-    # A resubmitted op is found here and acknowledged, not applied twice. NULLs
-    # (changes without an op id) are distinct on both databases.
-    sa.UniqueConstraint("event_id", "op_id"),
+    # A resubmitted op is found here and acknowledged, not applied twice. Keyed by
+    # author too: op ids are made up by clients, and two clients may pick the same.
+    # NULLs (changes without an op id) are distinct on both databases.
+    sa.UniqueConstraint("event_id", "author_id", "op_id"),
 )
 
 # Every role, the owner's included, so that "events I can see" is one join.

@@ -414,3 +414,21 @@ async def test_ping_answers_pong(
     a = await sockets.ready(server.ws_url, alice.access_token)
     await a.send({"type": "ping"})
     assert await a.recv() == {"type": "pong"}
+
+
+async def test_same_op_id_from_another_user_is_its_own_op(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> None:
+    """op_id deduplication is per author: another user's op with an equal op_id is applied."""
+    alice, bob = await register(client), await register(client)
+    event = await create_event(client, alice)
+    await share(client, alice, event["id"], bob, "editor")
+    a = await sockets.ready(server.ws_url, alice.access_token)
+    b = await sockets.ready(server.ws_url, bob.access_token)
+    await a.join(event["id"])
+    await b.join(event["id"])
+    assert (await a.submit(event["id"], title("alice"), 1, "c1-1"))["version"] == 2
+    await b.recv_until(is_type("patch", event["id"]))
+    ack = await b.submit(event["id"], title("bob"), 2, "c1-1")
+    assert (ack["type"], ack["version"]) == ("ack", 3), ack
+    assert (await current(client, alice, event["id"]))["title"] == "bob"

@@ -94,7 +94,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["author_id"], ["users.id"], name="fk_event_versions_author_id_users"
         ),
-        sa.UniqueConstraint("event_id", "op_id", name="uq_event_versions_event_id_op_id"),
+        sa.UniqueConstraint(
+            "event_id", "author_id", "op_id", name="uq_event_versions_event_id_author_id_op_id"
+        ),
     )
     op.create_table(
         "permissions",
