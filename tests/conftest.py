@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import httpx
@@ -84,13 +85,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
-    """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tandem.db'}"
-        yield await _migrated(url)
-        return
+@asynccontextmanager
+async def fresh_postgres_schema() -> AsyncIterator[str]:
+    """The URL of a new, migrated PostgreSQL schema, dropped afterwards."""
     await require_service("postgres")
     schema = f"t_{secrets.token_hex(6)}"
     admin = await _admin_connection()
@@ -101,6 +98,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield await _migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+        return
+    async with fresh_postgres_schema() as url:
+        yield url
 
 
 async def _admin_connection() -> asyncpg.Connection:

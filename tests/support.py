@@ -165,3 +165,19 @@ async def create_events(client: httpx.AsyncClient, account: Account, count: int)
         assert response.status_code == 201, response.text
         ids.extend(item["id"] for item in response.json()["items"])
     return ids
+
+
+def title_ops(value: str) -> list[dict[str, Any]]:
+    """A patch that sets the title."""
+    return [{"op": "replace", "path": "/title", "value": value}]
+
+
+async def set_role(
+    client: httpx.AsyncClient, owner: Account, event_id: int, user: Account, role: str
+) -> None:
+    response = await client.put(
+        f"/api/v1/events/{event_id}/permissions/{user.id}",
+        json={"role": role},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text

@@ -310,6 +310,12 @@ class Sockets:
         assert first.get("type") == "ready", f"{client.name}: first message {first}"
         return client
 
+    async def joined(self, url: str, token: str, event_id: int) -> WSClient:
+        """A ready client that has joined `event_id` (its `joined` consumed)."""
+        client = await self.ready(url, token)
+        await client.join(event_id)
+        return client
+
     async def close_all(self) -> None:
         await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
 

@@ -12,14 +12,10 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from realtime.settings import Settings
-from tests.support import create_event, register, start_server
+from tests.support import create_event, register, start_server, title_ops
 from tests.ws_client import Sockets, Writer, is_type
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def title(value: str) -> list[dict]:
-    return [{"op": "replace", "path": "/title", "value": value}]
 
 
 async def test_shutdown_closes_1001_and_rejoin_with_since_catches_up(settings: Settings) -> None:
@@ -33,7 +29,7 @@ async def test_shutdown_closes_1001_and_rejoin_with_since_catches_up(settings: S
         ws = await pool.ready(first.ws_url, alice.access_token)
         await ws.join(event["id"])
         for n in range(3):
-            await ws.submit(event["id"], title(f"before {n}"))
+            await ws.submit(event["id"], title_ops(f"before {n}"))
     finally:
         await first.stop()
     await ws.expect_close(1001, timeout=10)
@@ -71,7 +67,7 @@ async def test_rate_limited_patches_then_close_4429(settings: Settings) -> None:
             assert loop.time() < deadline, "never closed with 4429"
             n += 1
             try:
-                reply = await ws.submit(event["id"], title(f"n{n}"), timeout=10)
+                reply = await ws.submit(event["id"], title_ops(f"n{n}"), timeout=10)
             except AssertionError:
                 if ws.closed.is_set():
                     break
@@ -116,8 +112,7 @@ async def test_a_socket_that_stops_reading_does_not_stall_the_room(
         observer = await sockets.ready(server.ws_url, alice.access_token)
         writers = []
         for _ in range(WRITERS):
-            ws = await sockets.ready(server.ws_url, alice.access_token)
-            await ws.join(event_id)
+            ws = await sockets.joined(server.ws_url, alice.access_token, event_id)
             writers.append(Writer(ws, event_id, timeout=15))
         await observer.join(event_id)
 
@@ -142,11 +137,9 @@ async def test_leave_all_rooms_on_disconnect(
     """A closed socket stops counting as a member: a new joiner does not see it."""
     alice = await register(client)
     event = await create_event(client, alice)
-    gone = await sockets.ready(server.ws_url, alice.access_token)
-    await gone.join(event["id"])
+    gone = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     session = gone.ready["session"]
-    witness = await sockets.ready(server.ws_url, alice.access_token)
-    await witness.join(event["id"])
+    witness = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     await gone.close()
     await witness.recv_until(
         lambda m: (

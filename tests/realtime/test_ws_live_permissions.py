@@ -5,16 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, register, share
+from tests.support import RunningServer, create_event, register, set_role, share, title_ops
 from tests.ws_client import Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
 
 EVENTS = "/api/v1/events"
-
-
-def title(value: str) -> list[dict]:
-    return [{"op": "replace", "path": "/title", "value": value}]
 
 
 async def test_downgrade_sends_access_and_refuses_the_next_patch(
@@ -25,16 +21,12 @@ async def test_downgrade_sends_access_and_refuses_the_next_patch(
     event = await create_event(client, alice)
     event_id = event["id"]
     await share(client, alice, event_id, bob, "editor")
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await b.join(event_id)
-    assert (await b.submit(event_id, title("as editor")))["type"] == "ack"
-    response = await client.put(
-        f"{EVENTS}/{event_id}/permissions/{bob.id}", json={"role": "viewer"}, headers=alice.headers
-    )
-    assert response.status_code == 200
+    b = await sockets.joined(server.ws_url, bob.access_token, event_id)
+    assert (await b.submit(event_id, title_ops("as editor")))["type"] == "ack"
+    await set_role(client, alice, event_id, bob, "viewer")
     access = await b.recv_until(is_type("access", event_id))
     assert access["role"] == "viewer"
-    refused = await b.submit(event_id, title("as viewer"), op_id="b-late")
+    refused = await b.submit(event_id, title_ops("as viewer"), op_id="b-late")
     assert (refused["type"], refused["code"], refused["op_id"]) == ("error", "forbidden", "b-late")
     got = (await client.get(f"{EVENTS}/{event_id}", headers=alice.headers)).json()
     assert (got["version"], got["title"]) == (2, "as editor")
@@ -47,15 +39,9 @@ async def test_refused_at_once_even_without_reading_access(
     alice, bob = await register(client), await register(client)
     event = await create_event(client, alice)
     await share(client, alice, event["id"], bob, "editor")
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await b.join(event["id"])
-    response = await client.put(
-        f"{EVENTS}/{event['id']}/permissions/{bob.id}",
-        json={"role": "viewer"},
-        headers=alice.headers,
-    )
-    assert response.status_code == 200
-    refused = await b.submit(event["id"], title("too late"))
+    b = await sockets.joined(server.ws_url, bob.access_token, event["id"])
+    await set_role(client, alice, event["id"], bob, "viewer")
+    refused = await b.submit(event["id"], title_ops("too late"))
     assert (refused["type"], refused["code"]) == ("error", "forbidden"), refused
 
 
@@ -66,16 +52,10 @@ async def test_upgrade_sends_access_and_allows_patches(
     alice, vera = await register(client), await register(client)
     event = await create_event(client, alice)
     await share(client, alice, event["id"], vera, "viewer")
-    v = await sockets.ready(server.ws_url, vera.access_token)
-    await v.join(event["id"])
-    response = await client.put(
-        f"{EVENTS}/{event['id']}/permissions/{vera.id}",
-        json={"role": "editor"},
-        headers=alice.headers,
-    )
-    assert response.status_code == 200
+    v = await sockets.joined(server.ws_url, vera.access_token, event["id"])
+    await set_role(client, alice, event["id"], vera, "editor")
     assert (await v.recv_until(is_type("access", event["id"])))["role"] == "editor"
-    assert (await v.submit(event["id"], title("promoted")))["type"] == "ack"
+    assert (await v.submit(event["id"], title_ops("promoted")))["type"] == "ack"
 
 
 async def test_revoke_sends_removed_and_stops_delivery(
@@ -98,12 +78,12 @@ async def test_revoke_sends_removed_and_stops_delivery(
     assert response.status_code == 204
     removed = await b.recv_until(is_type("removed", event_id))
     assert removed["reason"] == "revoked"
-    assert (await a.submit(event_id, title("after revoke")))["version"] == 2
+    assert (await a.submit(event_id, title_ops("after revoke")))["version"] == 2
     await c.recv_until(is_type("patch", event_id))
     await b.ping()
     assert b.versions(event_id) == []
     assert not [m for m in b.log if m.get("type") == "patch"]
-    refused = await b.submit(event_id, title("still here?"))
+    refused = await b.submit(event_id, title_ops("still here?"))
     assert refused["type"] == "error" and refused["code"] in {"not_found", "forbidden"}, refused
     rejoin = await b.join_reply(event_id)
     assert (rejoin["type"], rejoin["code"]) == ("error", "not_found"), rejoin
@@ -118,8 +98,7 @@ async def test_leaving_oneself_sends_removed_to_own_sockets(
     alice, bob = await register(client), await register(client)
     event = await create_event(client, alice)
     await share(client, alice, event["id"], bob, "editor")
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await b.join(event["id"])
+    b = await sockets.joined(server.ws_url, bob.access_token, event["id"])
     response = await client.delete(
         f"{EVENTS}/{event['id']}/permissions/{bob.id}", headers=bob.headers
     )
@@ -139,14 +118,13 @@ async def test_delete_sends_removed_deleted_to_everyone_joined(
     await share(client, alice, event_id, carol, "viewer")
     joined = []
     for account in (alice, bob, carol, alice):
-        ws = await sockets.ready(server.ws_url, account.access_token)
-        await ws.join(event_id)
+        ws = await sockets.joined(server.ws_url, account.access_token, event_id)
         joined.append(ws)
     assert (await client.delete(f"{EVENTS}/{event_id}", headers=alice.headers)).status_code == 204
     for ws in joined:
         removed = await ws.recv_until(is_type("removed", event_id))
         assert removed["reason"] == "deleted"
-    refused = await joined[0].submit(event_id, title("gone"), base_version=1)
+    refused = await joined[0].submit(event_id, title_ops("gone"), base_version=1)
     assert refused["type"] == "error" and refused["code"] in {"not_found", "forbidden"}, refused
     await joined[1].ping()
 

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.support import RunningServer, create_event, register
+from tests.support import RunningServer, create_event, register, title_ops
 from tests.ws_client import MSGPACK, Sockets, WSClient, is_error, is_type
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,10 +35,6 @@ MALFORMED: list[str | bytes] = [
     '{"type": "auth"}',
     '{"type": "presence", "event_id": 1, "state": "focused"}',
 ]
-
-
-def title(value: str) -> list[dict]:
-    return [{"op": "replace", "path": "/title", "value": value}]
 
 
 async def send_ignoring_close(ws: WSClient, data: str | bytes) -> None:
@@ -93,8 +89,7 @@ async def test_message_over_64_kib_is_too_large_and_socket_stays(
     """A message over 64 KiB (but under 1 MiB) is error too_large; nothing applied."""
     alice = await register(client)
     event = await create_event(client, alice)
-    ws = await sockets.ready(server.ws_url, alice.access_token)
-    await ws.join(event["id"])
+    ws = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     ops = [{"op": "add", "path": "/metadata/blob", "value": "x" * 70_000}]
     await ws.patch(event["id"], ops, base_version=1, op_id="big-1")
     error = await ws.recv_until(is_type("error"))
@@ -102,7 +97,7 @@ async def test_message_over_64_kib_is_too_large_and_socket_stays(
     await ws.ping()
     got = (await client.get(f"/api/v1/events/{event['id']}", headers=alice.headers)).json()
     assert got["version"] == 1
-    assert (await ws.submit(event["id"], title("small"), base_version=1))["version"] == 2
+    assert (await ws.submit(event["id"], title_ops("small"), base_version=1))["version"] == 2
 
 
 async def test_frame_over_1_mib_closes_1009(
@@ -130,13 +125,13 @@ async def test_msgpack_subprotocol_round_trip(
     joined = await packed.join(event["id"])
     assert (joined["version"], joined["role"]) == (1, "owner")
     await plain.join(event["id"])
-    ack = await packed.submit(event["id"], title("packed"), base_version=1, op_id="mp-1")
+    ack = await packed.submit(event["id"], title_ops("packed"), base_version=1, op_id="mp-1")
     assert (ack["type"], ack["version"], ack["op_id"]) == ("ack", 2, "mp-1")
     patch = await plain.recv_until(is_type("patch", event["id"]))
-    assert (patch["ops"], patch["op_id"]) == (title("packed"), "mp-1")
-    assert (await plain.submit(event["id"], title("plain")))["version"] == 3
+    assert (patch["ops"], patch["op_id"]) == (title_ops("packed"), "mp-1")
+    assert (await plain.submit(event["id"], title_ops("plain")))["version"] == 3
     patch = await packed.recv_until(is_type("patch", event["id"]))
-    assert (patch["version"], patch["ops"]) == (3, title("plain"))
+    assert (patch["version"], patch["ops"]) == (3, title_ops("plain"))
     await packed.send({"type": "ping"})
     assert await packed.recv_until(is_type("pong")) == {"type": "pong"}
     assert set(packed.frame_kinds) == {"binary"}
@@ -193,7 +188,7 @@ async def test_a_misbehaving_client_does_not_disturb_the_others(
 
     async def write() -> None:
         for n in range(20):
-            ack = await writer.submit(event_id, title(f"steady {n}"))
+            ack = await writer.submit(event_id, title_ops(f"steady {n}"))
             assert ack["type"] == "ack", ack
 
     await asyncio.wait_for(asyncio.gather(flood(), oversize(), write()), 60)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from realtime.settings import Settings
-from tests.conftest import POSTGRES_URL, REDIS_URL, _admin_connection, _migrated, require_service
+from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
 from tests.realtime.redis_server import RedisServer, require_services
 from tests.support import (
     TEST_SECRET,
@@ -142,16 +141,8 @@ async def test_one_process_delivers_every_version_once_in_order(
 @pytest.fixture
 async def shared_postgres() -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL schema for several servers to share."""
-    await require_service("postgres")
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = await _admin_connection()
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield await _migrated(f"{POSTGRES_URL}{separator}schema={schema}")
-    finally:
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with fresh_postgres_schema() as url:
+        yield url
 
 
 async def start_pair(database_url: str, broadcast_url: str) -> list[RunningServer]:

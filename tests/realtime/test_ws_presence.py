@@ -132,17 +132,14 @@ async def test_join_leave_and_disconnect_are_deltas_to_the_others(
     event = await create_event(client, alice)
     event_id = event["id"]
     await share(client, alice, event_id, bob, "viewer")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event_id)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await b.join(event_id)
+    a = await sockets.joined(server.ws_url, alice.access_token, event_id)
+    b = await sockets.joined(server.ws_url, bob.access_token, event_id)
     joined = await delta(a, event_id, "joined", of=b)
     assert (joined["user_id"], joined["username"]) == (bob.id, bob.username)
     assert (await b.leave(event_id))["type"] == "left"
     left = await delta(a, event_id, "left", of=b)
     assert left["user_id"] == bob.id
-    c = await sockets.ready(server.ws_url, bob.access_token)
-    await c.join(event_id)
+    c = await sockets.joined(server.ws_url, bob.access_token, event_id)
     await delta(a, event_id, "joined", of=c)
     await c.close()
     await delta(a, event_id, "left", of=c)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, create_events, register, share
+from tests.support import RunningServer, create_event, create_events, register, share, title_ops
 from tests.ws_client import Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
 
 EVENTS = "/api/v1/events"
-
-
-def title(value: str) -> list[dict]:
-    return [{"op": "replace", "path": "/title", "value": value}]
 
 
 async def current(client: httpx.AsyncClient, account, event_id: int) -> dict:
@@ -72,9 +68,9 @@ async def test_leave_answers_left(
     await a.join(event["id"])
     await b.join(event["id"])
     assert (await b.leave(event["id"])) == {"type": "left", "event_id": event["id"]}
-    assert (await a.submit(event["id"], title("one")))["type"] == "ack"
+    assert (await a.submit(event["id"], title_ops("one")))["type"] == "ack"
     assert (await b.join(event["id"]))["version"] == 2
-    assert (await a.submit(event["id"], title("two")))["type"] == "ack"
+    assert (await a.submit(event["id"], title_ops("two")))["type"] == "ack"
     await b.recv_until(is_type("patch", event["id"]))
     assert b.versions(event["id"]) == [3]  # version 2 was not delivered after the leave
 
@@ -92,7 +88,7 @@ async def test_patch_acks_the_sender_and_broadcasts_to_the_others(
     c = await sockets.ready(server.ws_url, alice.access_token)
     for ws in (a, b, c):
         await ws.join(event_id)
-    ack = await a.submit(event_id, title("Renamed"), base_version=1, op_id="a-1")
+    ack = await a.submit(event_id, title_ops("Renamed"), base_version=1, op_id="a-1")
     assert (ack["type"], ack["event_id"], ack["op_id"], ack["version"]) == (
         "ack",
         event_id,
@@ -103,10 +99,10 @@ async def test_patch_acks_the_sender_and_broadcasts_to_the_others(
     for other in (b, c):
         patch = await other.recv_until(is_type("patch", event_id))
         assert patch["version"] == 2
-        assert patch["ops"] == title("Renamed")
+        assert patch["ops"] == title_ops("Renamed")
         assert (patch["author_id"], patch["op_id"], patch["origin"]) == (alice.id, "a-1", "ws")
         assert isinstance(patch["at"], str) and patch["at"].endswith("Z")
-    assert (await b.submit(event_id, title("Again"), base_version=2))["version"] == 3
+    assert (await b.submit(event_id, title_ops("Again"), base_version=2))["version"] == 3
     await a.recv_until(is_type("patch", event_id))
     # The sender's stream is the ack of 2 then bob's patch 3: no echo of its own op.
     assert [(d.version, d.kind) for d in a.deliveries[event_id]] == [(2, "ack"), (3, "patch")]
@@ -119,10 +115,9 @@ async def test_ack_comes_after_commit(
     """Right after an ack, a REST GET already shows that version."""
     alice = await register(client)
     event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
+    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     for n in range(5):
-        ack = await a.submit(event["id"], title(f"commit {n}"))
+        ack = await a.submit(event["id"], title_ops(f"commit {n}"))
         got = await current(client, alice, event["id"])
         assert got["version"] >= ack["version"] == n + 2
         assert got["title"] == f"commit {n}"
@@ -140,11 +135,11 @@ async def test_noop_patch_acks_current_version_and_broadcasts_nothing(
     await b.join(event["id"])
     for ops in (
         [{"op": "test", "path": "/title", "value": "Same"}],
-        title("Same"),
+        title_ops("Same"),
     ):
         ack = await a.submit(event["id"], ops)
         assert (ack["type"], ack["version"], ack.get("noop")) == ("ack", 1, True), ack
-    assert (await a.submit(event["id"], title("Changed")))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("Changed")))["version"] == 2
     await b.recv_until(is_type("patch", event["id"]))
     assert b.versions(event["id"]) == [2]
     assert (await current(client, alice, event["id"]))["version"] == 2
@@ -160,11 +155,11 @@ async def test_resubmitted_op_id_acks_original_version_and_applies_nothing(
     b = await sockets.ready(server.ws_url, alice.access_token)
     await a.join(event["id"])
     await b.join(event["id"])
-    assert (await a.submit(event["id"], title("first"), 1, "dup-1"))["version"] == 2
-    assert (await a.submit(event["id"], title("second"), 2, "x-2"))["version"] == 3
-    again = await a.submit(event["id"], title("different ops"), 1, "dup-1")
+    assert (await a.submit(event["id"], title_ops("first"), 1, "dup-1"))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("second"), 2, "x-2"))["version"] == 3
+    again = await a.submit(event["id"], title_ops("different ops"), 1, "dup-1")
     assert (again["type"], again["version"], again["op_id"]) == ("ack", 2, "dup-1"), again
-    assert (await a.submit(event["id"], title("third"), 3, "x-3"))["version"] == 4
+    assert (await a.submit(event["id"], title_ops("third"), 3, "x-3"))["version"] == 4
     await b.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 4)
     assert b.versions(event["id"]) == [2, 3, 4]
     got = await current(client, alice, event["id"])
@@ -180,7 +175,7 @@ async def test_viewer_patch_is_forbidden(
     await share(client, alice, event["id"], vera, "viewer")
     v = await sockets.ready(server.ws_url, vera.access_token)
     assert (await v.join(event["id"]))["role"] == "viewer"
-    error = await v.submit(event["id"], title("nope"), op_id="v-1")
+    error = await v.submit(event["id"], title_ops("nope"), op_id="v-1")
     assert (error["type"], error["code"], error["event_id"]) == ("error", "forbidden", event["id"])
     assert error["op_id"] == "v-1"
     assert (await current(client, alice, event["id"]))["version"] == 1
@@ -221,7 +216,7 @@ async def test_refused_patch_carries_code_event_and_op_id(
     assert (error["code"], error["event_id"], error["op_id"]) == (code, event["id"], "bad-1")
     assert (await current(client, alice, event["id"]))["version"] == 1
     # Nothing was sent: the next version b sees is the next good patch, as version 2.
-    assert (await a.submit(event["id"], title("good"), base_version=1))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("good"), base_version=1))["version"] == 2
     await b.recv_until(is_type("patch", event["id"]))
     assert b.versions(event["id"]) == [2]
 
@@ -232,8 +227,7 @@ async def test_exactly_100_ops_are_accepted(
     """The op limit is inclusive: 100 ops are one new version."""
     alice = await register(client)
     event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
+    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     ops = [{"op": "add", "path": f"/metadata/k{i}", "value": i} for i in range(100)]
     assert (await a.submit(event["id"], ops))["version"] == 2
 
@@ -250,7 +244,7 @@ async def test_patch_on_an_event_not_joined_is_answered_by_op_id(
     alice = await register(client)
     event = await create_event(client, alice)
     a = await sockets.ready(server.ws_url, alice.access_token)
-    reply = await a.submit(event["id"], title("unjoined"), base_version=1, op_id="u-1")
+    reply = await a.submit(event["id"], title_ops("unjoined"), base_version=1, op_id="u-1")
     assert (reply["event_id"], reply["op_id"]) == (event["id"], "u-1"), reply
     got = await current(client, alice, event["id"])
     if reply["type"] == "ack":
@@ -266,11 +260,10 @@ async def test_stale_base_on_overlapping_path_is_version_conflict(
     """A stale base_version whose path was changed since is version_conflict with the version."""
     alice = await register(client)
     event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    assert (await a.submit(event["id"], title("v2"), base_version=1))["version"] == 2
-    assert (await a.submit(event["id"], title("v3"), base_version=2))["version"] == 3
-    conflict = await a.submit(event["id"], title("stale"), base_version=1, op_id="s-1")
+    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    assert (await a.submit(event["id"], title_ops("v2"), base_version=1))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("v3"), base_version=2))["version"] == 3
+    conflict = await a.submit(event["id"], title_ops("stale"), base_version=1, op_id="s-1")
     assert (conflict["type"], conflict["code"]) == ("error", "version_conflict"), conflict
     assert (conflict["version"], conflict["event_id"], conflict["op_id"]) == (3, event["id"], "s-1")
     # A change below a replaced path overlaps too.
@@ -293,7 +286,7 @@ async def test_stale_base_on_other_path_is_rebased(
     b = await sockets.ready(server.ws_url, alice.access_token)
     await a.join(event["id"])
     await b.join(event["id"])
-    assert (await a.submit(event["id"], title("v2"), base_version=1))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("v2"), base_version=1))["version"] == 2
     where = [{"op": "replace", "path": "/location", "value": "Room 1"}]
     ack = await b.submit(event["id"], where, base_version=1)
     assert (ack["type"], ack["version"]) == ("ack", 3), ack
@@ -308,8 +301,7 @@ async def test_rest_put_reaches_joined_sockets_as_rest_patch(
     alice, bob = await register(client), await register(client)
     event = await create_event(client, alice)
     await share(client, alice, event["id"], bob, "editor")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
+    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     response = await client.put(
         f"{EVENTS}/{event['id']}", json={"title": "From REST"}, headers=bob.headers
     )
@@ -329,7 +321,7 @@ async def test_rollback_reaches_joined_sockets_as_rollback_patch(
     b = await sockets.ready(server.ws_url, alice.access_token)
     await a.join(event["id"])
     await b.join(event["id"])
-    assert (await a.submit(event["id"], title("Changed")))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("Changed")))["version"] == 2
     response = await client.post(f"{EVENTS}/{event['id']}/rollback/1", headers=alice.headers)
     assert response.status_code == 200
     for ws in (a, b):
@@ -344,10 +336,9 @@ async def test_join_with_since_answers_exactly_the_missed_patches(
     """`join` with since answers `patches` holding exactly the versions after since."""
     alice = await register(client)
     event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
+    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     for n in range(4):
-        await a.submit(event["id"], title(f"t{n}"))
+        await a.submit(event["id"], title_ops(f"t{n}"))
     b = await sockets.ready(server.ws_url, alice.access_token)
     joined = await b.join(event["id"], since=2)
     assert joined["version"] == 5
@@ -355,7 +346,7 @@ async def test_join_with_since_answers_exactly_the_missed_patches(
     assert [p["version"] for p in joined["patches"]] == [3, 4, 5]
     for patch in joined["patches"]:
         assert set(patch) >= {"version", "ops", "author_id", "op_id", "at", "origin"}
-    assert joined["patches"][-1]["ops"] == title("t3")
+    assert joined["patches"][-1]["ops"] == title_ops("t3")
     up_to_date = await sockets.ready(server.ws_url, alice.access_token)
     assert (await up_to_date.join(event["id"], since=5)).get("patches", []) == []
 
@@ -366,21 +357,19 @@ async def test_reconnect_and_rejoin_with_since_gets_exactly_what_was_missed(
     """A client that drops and rejoins with since sees every version exactly once overall."""
     alice = await register(client)
     event = await create_event(client, alice)
-    writer = await sockets.ready(server.ws_url, alice.access_token)
-    await writer.join(event["id"])
-    reader = await sockets.ready(server.ws_url, alice.access_token)
-    await reader.join(event["id"])
+    writer = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    reader = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     for n in range(3):
-        await writer.submit(event["id"], title(f"before {n}"))
+        await writer.submit(event["id"], title_ops(f"before {n}"))
     await reader.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 4)
     seen = reader.versions(event["id"])
     await reader.close()
     for n in range(3):
-        await writer.submit(event["id"], title(f"while away {n}"))
+        await writer.submit(event["id"], title_ops(f"while away {n}"))
     again = await sockets.ready(server.ws_url, alice.access_token)
     joined = await again.join(event["id"], since=seen[-1])
     missed = [p["version"] for p in joined.get("patches", [])]
-    await writer.submit(event["id"], title("after"))
+    await writer.submit(event["id"], title_ops("after"))
     await again.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 8)
     assert seen + missed + again.versions(event["id"]) == list(range(2, 9))
 
@@ -427,8 +416,8 @@ async def test_same_op_id_from_another_user_is_its_own_op(
     b = await sockets.ready(server.ws_url, bob.access_token)
     await a.join(event["id"])
     await b.join(event["id"])
-    assert (await a.submit(event["id"], title("alice"), 1, "c1-1"))["version"] == 2
+    assert (await a.submit(event["id"], title_ops("alice"), 1, "c1-1"))["version"] == 2
     await b.recv_until(is_type("patch", event["id"]))
-    ack = await b.submit(event["id"], title("bob"), 2, "c1-1")
+    ack = await b.submit(event["id"], title_ops("bob"), 2, "c1-1")
     assert (ack["type"], ack["version"]) == ("ack", 3), ack
     assert (await current(client, alice, event["id"]))["title"] == "bob"
