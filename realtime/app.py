@@ -23,7 +23,7 @@ from realtime.broadcast import create_broadcast
 from realtime.calendar import Calendar
 from realtime.errors import EXCEPTION_HANDLERS
 from realtime.health import health
-from realtime.notify import Notifier
+from realtime.notify import Channels, Notifier
 from realtime.resources import Resources
 from realtime.settings import Settings, load_settings
 from realtime.ws.connection import CLOSE_GOING_AWAY
@@ -45,16 +45,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         database = Database(settings.database_url)
         broadcast = create_broadcast(settings.broadcast_url)
         await broadcast.connect()
-        notifier = Notifier(broadcast)
+        channels = Channels(settings.broadcast_namespace)
+        notifier = Notifier(broadcast, channels)
         auth = AuthService(
             database,
             TokenCodec(settings.secret_key, settings.access_token_ttl, settings.refresh_token_ttl),
             Passwords(),
             on_session_revoked=notifier.session_revoked,
         )
-        hub = Hub(broadcast)
+        hub = Hub(broadcast, channels)
         await hub.start()
-        rooms = Rooms(database, broadcast)
+        rooms = Rooms(database, broadcast, channels)
         app.state.tandem = Resources(
             settings=settings,
             database=database,

@@ -8,6 +8,7 @@ version log when the broadcast comes back.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from realtime import codec
@@ -17,15 +18,26 @@ from storage.records import VersionRecord
 
 log = logging.getLogger(__name__)
 
-SESSIONS_CHANNEL = "control:sessions"
 
+@dataclass(frozen=True)
+class Channels:
+    """Broadcast channel names, under one namespace per deployment.
 
-def event_channel(event_id: int) -> str:
-    return f"event:{event_id}"
+    Two deployments (or two test runs) sharing one Redis must not hear each
+    other: both have an event 1.
+    """
 
+    namespace: str
 
-def user_channel(user_id: int) -> str:
-    return f"user:{user_id}"
+    def event(self, event_id: int) -> str:
+        return f"{self.namespace}:event:{event_id}"
+
+    def user(self, user_id: int) -> str:
+        return f"{self.namespace}:user:{user_id}"
+
+    @property
+    def sessions(self) -> str:
+        return f"{self.namespace}:sessions"
 
 
 def patch_message(event_id: int, version: VersionRecord) -> dict[str, Any]:
@@ -43,28 +55,31 @@ def patch_message(event_id: int, version: VersionRecord) -> dict[str, Any]:
 
 
 class Notifier:
-    def __init__(self, broadcast: Broadcast) -> None:
+    def __init__(self, broadcast: Broadcast, channels: Channels) -> None:
         self._broadcast = broadcast
+        self._channels = channels
 
     async def version_committed(self, event_id: int, version: VersionRecord) -> None:
-        await self._publish(event_channel(event_id), patch_message(event_id, version))
+        await self._publish(self._channels.event(event_id), patch_message(event_id, version))
 
     async def role_changed(self, event_id: int, user_id: int, role: str) -> None:
         """Tell the user's sockets, in the room and on the user's own channel."""
         message = {"type": "access", "event_id": event_id, "role": role, "user_id": user_id}
-        await self._publish(event_channel(event_id), message)
-        await self._publish(user_channel(user_id), message)
+        await self._publish(self._channels.event(event_id), message)
+        await self._publish(self._channels.user(user_id), message)
 
     async def access_removed(self, event_id: int, user_ids: list[int], reason: str) -> None:
         """`revoked` for one user, `deleted` for everyone with access."""
         message = {"type": "removed", "event_id": event_id, "reason": reason, "user_ids": user_ids}
-        await self._publish(event_channel(event_id), message)
+        await self._publish(self._channels.event(event_id), message)
         for user_id in user_ids:
-            await self._publish(user_channel(user_id), message)
+            await self._publish(self._channels.user(user_id), message)
 
     async def session_revoked(self, session_id: str) -> None:
         """Close the sockets of a revoked login session on every process."""
-        await self._publish(SESSIONS_CHANNEL, {"type": "session_revoked", "session_id": session_id})
+        await self._publish(
+            self._channels.sessions, {"type": "session_revoked", "session_id": session_id}
+        )
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
         try:

@@ -22,6 +22,9 @@ class Settings:
     database_url: str = "sqlite:///./tandem.db"
     # memory:// delivers within one process; redis:// spans processes.
     broadcast_url: str = "memory://"
+    # Prefix of every broadcast channel: deployments sharing one Redis each
+    # need their own.
+    broadcast_namespace: str = "tandem"
     secret_key: str = ""
     # Short access tokens bound the damage of a leaked one; revocation is
     # checked on every request anyway.
@@ -51,6 +54,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         database_url=database_url,
         broadcast_url=env.get("BROADCAST_URL") or Settings.broadcast_url,
+        broadcast_namespace=env.get("BROADCAST_NAMESPACE") or Settings.broadcast_namespace,
         secret_key=env.get("SECRET_KEY", ""),
         access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", Settings.access_token_ttl),
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", Settings.refresh_token_ttl),

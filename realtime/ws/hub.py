@@ -16,7 +16,7 @@ from typing import Any
 
 from realtime import codec
 from realtime.broadcast import Broadcast, Message
-from realtime.notify import SESSIONS_CHANNEL, user_channel
+from realtime.notify import Channels
 from realtime.ws.connection import CLOSE_UNAUTHENTICATED, Connection
 from realtime.ws.messages import Frame
 
@@ -53,8 +53,9 @@ class Listener:
 
 
 class Hub:
-    def __init__(self, broadcast: Broadcast) -> None:
+    def __init__(self, broadcast: Broadcast, channels: Channels) -> None:
         self._broadcast = broadcast
+        self._channels = channels
         self._by_login: dict[str, set[Connection]] = defaultdict(set)
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
         self._users: dict[int, Listener] = {}
@@ -65,7 +66,9 @@ class Hub:
         return sum(len(c) for c in self._by_user.values())
 
     async def start(self) -> None:
-        self._sessions = Listener(self._broadcast, SESSIONS_CHANNEL, self._on_session_message)
+        self._sessions = Listener(
+            self._broadcast, self._channels.sessions, self._on_session_message
+        )
         await self._sessions.ready.wait()
 
     async def add(self, connection: Connection) -> None:
@@ -77,7 +80,7 @@ class Hub:
             user_id = connection.user_id
             listener = self._users[user_id] = Listener(
                 self._broadcast,
-                user_channel(user_id),
+                self._channels.user(user_id),
                 lambda message: self._on_user_message(user_id, message),
             )
         await listener.ready.wait()

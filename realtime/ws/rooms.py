@@ -26,7 +26,7 @@ from typing import Any
 
 from realtime import codec
 from realtime.broadcast import Broadcast, BroadcastUnavailable, Message, Resync, Subscription
-from realtime.notify import event_channel, patch_message
+from realtime.notify import Channels, patch_message
 from realtime.shapes import event_json
 from realtime.ws.connection import Connection
 from realtime.ws.messages import Frame
@@ -79,7 +79,7 @@ class Room:
         return self._rooms.broadcast
 
     async def _run(self) -> None:
-        channel = event_channel(self.event_id)
+        channel = self._rooms.channels.event(self.event_id)
         try:
             async with self._broadcast.subscribe(channel) as subscription:
                 reader = asyncio.create_task(self._read(subscription))
@@ -330,7 +330,9 @@ class Room:
     async def _publish(self, message: dict[str, Any]) -> None:
         message["process"] = self._broadcast.process_id
         try:
-            await self._broadcast.publish(event_channel(self.event_id), codec.encode_json(message))
+            await self._broadcast.publish(
+                self._rooms.channels.event(self.event_id), codec.encode_json(message)
+            )
         except BroadcastUnavailable:
             log.info("room %s: presence not shared, broadcast unavailable", self.event_id)
 
@@ -346,9 +348,10 @@ class Room:
 class Rooms:
     """The rooms of this process, created on first join and gone after the last leave."""
 
-    def __init__(self, database: Database, broadcast: Broadcast) -> None:
+    def __init__(self, database: Database, broadcast: Broadcast, channels: Channels) -> None:
         self.database = database
         self.broadcast = broadcast
+        self.channels = channels
         self._rooms: dict[int, Room] = {}
 
     def __len__(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
@@ -147,7 +148,11 @@ async def shared_postgres() -> AsyncIterator[str]:
 
 async def start_pair(database_url: str, broadcast_url: str) -> list[RunningServer]:
     settings = Settings(
-        database_url=database_url, broadcast_url=broadcast_url, secret_key=TEST_SECRET
+        database_url=database_url,
+        broadcast_url=broadcast_url,
+        # Its own channels, so that another run on the shared Redis cannot interfere.
+        broadcast_namespace=f"test-{secrets.token_hex(4)}",
+        secret_key=TEST_SECRET,
     )
     first = await start_server(settings)
     try:
