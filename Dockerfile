@@ -7,7 +7,8 @@ COPY auth ./auth
 COPY storage ./storage
 COPY realtime ./realtime
 COPY web-demo ./web-demo
-RUN pip install -c constraints.txt . \
+# Editable, so that the app finds web-demo/ beside its packages in /app.
+RUN pip install -c constraints.txt -e . \
     && useradd --system --uid 10001 tandem
 USER tandem
 EXPOSE 8000

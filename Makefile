@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test lint format bench lock clean
+.PHONY: run test chromium lint format bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,18 @@ run: $(RUN_STAMP)
 	$(BIN)/tandem serve
 
 ## The whole suite; PostgreSQL/Redis tests are skipped (loudly) when they are missing.
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The browser tests drive Debian's chromium (Playwright downloads no browser).
+chromium:
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing chromium with apt-get for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "make: chromium is missing and cannot be installed here: the browser tests will be skipped"; fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +46,11 @@ lint: $(DEV_STAMP)
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## The load benchmark (embedded and distributed modes) into bench/RESULTS.md; not part of `test`.
+## BENCH_ARGS="--quick" checks the pipeline in a minute; see `python -m bench --help`.
+bench: $(DEV_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 ## Pin what the tests passed with (run after changing dependencies).
 lock: $(DEV_STAMP)

@@ -18,13 +18,16 @@ from starlette.staticfiles import StaticFiles
 from auth.passwords import Passwords
 from auth.service import AuthService
 from auth.tokens import TokenCodec
-from realtime import routes_auth, routes_events, routes_history, routes_sharing
+from realtime import docs, routes_auth, routes_events, routes_history, routes_sharing
 from realtime.broadcast import create_broadcast
 from realtime.calendar import Calendar
 from realtime.errors import EXCEPTION_HANDLERS
 from realtime.health import health
+from realtime.middleware import RequestEnvelope
 from realtime.notify import Channels, Notifier
+from realtime.ratelimit import RateLimits
 from realtime.resources import Resources
+from realtime.routes_metrics import metrics
 from realtime.settings import Settings, load_settings
 from realtime.ws.connection import CLOSE_GOING_AWAY
 from realtime.ws.endpoint import websocket_endpoint
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         hub = Hub(broadcast, channels)
         await hub.start()
         rooms = Rooms(database, broadcast, channels)
+        rate_limits = RateLimits(settings)
         app.state.tandem = Resources(
             settings=settings,
             database=database,
@@ -66,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             rooms=rooms,
             hub=hub,
             ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
+            rate_limits=rate_limits,
         )
         try:
             yield
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rooms.close()
             await hub.stop()
             await broadcast.disconnect()
+            await rate_limits.close()
             await database.close()
 
     api_routes = [
@@ -85,17 +91,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *docs.routes,
         Mount("/api/v1", routes=api_routes),
         Mount("/", StaticFiles(directory=WEB_DEMO, html=True, check_dir=False), name="web-demo"),
     ]
     middleware = [
+        Middleware(RequestEnvelope),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Retry-After"],
-        )
+            expose_headers=[
+                "ETag",
+                "Retry-After",
+                "X-Request-ID",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "RateLimit-Policy",
+            ],
+        ),
     ]
     return Starlette(
         routes=routes,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from realtime import metrics
 from realtime.notify import Notifier
 from storage import engine, permissions
 from storage import events as event_store
@@ -51,7 +52,9 @@ class Calendar:
         async with self._db.write() as conn:
             if reject_conflicts:
                 await _reject_conflicts(conn, user.id, document, None)
-            return await engine.create_event(conn, user.id, document, _now())
+            event = await engine.create_event(conn, user.id, document, _now())
+        metrics.EDITS_COMMITTED.labels("create").inc()
+        return event
 
     async def create_batch(self, user: User, items: object) -> list[EventRecord]:
         """All or nothing: every document is validated before anything is written."""
@@ -71,7 +74,9 @@ class Calendar:
             )
         now = _now()
         async with self._db.write() as conn:
-            return [await engine.create_event(conn, user.id, doc, now) for doc in documents]
+            created = [await engine.create_event(conn, user.id, doc, now) for doc in documents]
+        metrics.EDITS_COMMITTED.labels("create").inc(len(created))
+        return created
 
     async def update(
         self,
@@ -207,6 +212,7 @@ class Calendar:
         # Published only after the commit above: nothing is sent for a refused
         # or rolled-back edit.
         if result.version is not None and not result.duplicate:
+            metrics.EDITS_COMMITTED.labels(origin).inc()
             await self._notify.version_committed(event_id, result.version)
         return result
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from realtime.broadcast import redact_url
+from realtime.logs import configure_logging
 from realtime.settings import Settings, SettingsError, load_settings
 from storage.database import Database
 from storage.migrate import migrate, schema_is_current
-
-log = logging.getLogger("tandem")
 
 # A client that stops reading must not hold a send forever; pings find dead peers.
 WS_PING_INTERVAL = 20.0
@@ -28,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"tandem: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level)
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("tandem: the database schema is up to date")
@@ -83,10 +81,18 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         host=host,
         port=port,
         ws="websockets-sansio",
-        ws_max_size=settings.max_body_bytes,
+        ws_max_size=settings.ws_max_message_bytes,
+        # Frames are encoded once for a whole room; per-socket compression would
+        # redo that work for every socket and keep a zlib context in each.
+        ws_per_message_deflate=False,
         ws_ping_interval=WS_PING_INTERVAL,
         ws_ping_timeout=WS_PING_TIMEOUT,
+        # Logging is ours (JSON lines, see realtime/logs.py), and so is the access line.
+        log_config=None,
         log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )
     server.run(config, workers)

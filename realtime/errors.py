@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from realtime import metrics
 from realtime.http import api_response
 from storage.errors import TandemError
-
-log = logging.getLogger(__name__)
 
 HTTP_STATUS: dict[str, int] = {
     "malformed_request": 400,
@@ -52,7 +50,12 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def error_response(request: Request, error: TandemError) -> Response:
     status = HTTP_STATUS.get(error.code, 400)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    metrics.ERRORS.labels(error.code, "http").inc()
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 429:
+        headers["Retry-After"] = str(error.details.get("retry_after", 1))
     return api_response(
         request, error_body(error.code, error.message, error.details), status, headers
     )
@@ -74,14 +77,9 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def on_unexpected_error(request: Request, exc: Exception) -> Response:
-    # Logged in full here; the client learns only that it was our fault.
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(request, TandemError("internal_error", "internal server error"))
-
-
 EXCEPTION_HANDLERS = {
     TandemError: on_tandem_error,
     HTTPException: on_http_exception,
-    Exception: on_unexpected_error,
 }
+# Anything else is answered 500 internal_error by realtime.middleware.RequestEnvelope,
+# which wraps these handlers, so that the answer carries the request id.

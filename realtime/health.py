@@ -8,7 +8,9 @@ from importlib.metadata import version as package_version
 from starlette.requests import Request
 from starlette.responses import Response
 
+from realtime import api_models
 from realtime.http import api_response
+from realtime.openapi import Operation, describe
 from realtime.resources import resources
 
 
@@ -19,6 +21,14 @@ def tandem_version() -> str:
         return "unknown"
 
 
+@describe(
+    Operation(
+        summary="Whether this process can serve, and which part cannot",
+        tag="operations",
+        responses={200: api_models.Health, 503: api_models.Health},
+        auth=False,
+    )
+)
 async def health(request: Request) -> Response:
     state = resources(request)
     database_ok = await state.database.healthy()

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from storage.document import parse_time
 from storage.errors import TandemError, validation_error
+from storage.records import MAX_ID
 
 
 def query_time(request: Request, name: str, *, required: bool = False) -> datetime | None:
@@ -65,7 +66,7 @@ def query_cursor_version(request: Request) -> int | None:
     raw = request.query_params.get("cursor")
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdigit() or int(raw) > MAX_ID:
         raise validation_error({"cursor": "is not a cursor this listing gave out"})
     return int(raw)
 

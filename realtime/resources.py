@@ -13,6 +13,7 @@ from realtime.broadcast import Broadcast
 from realtime.calendar import Calendar
 from realtime.http import bearer_token
 from realtime.notify import Notifier
+from realtime.ratelimit import RateLimits
 from realtime.settings import Settings
 from realtime.ws.hub import Hub
 from realtime.ws.rooms import Rooms
@@ -32,6 +33,7 @@ class Resources:
     hub: Hub
     # Per-socket patch rate; in memory, since a socket lives in one process.
     ws_limiter: MovingWindowRateLimiter
+    rate_limits: RateLimits
 
 
 def resources(connection: HTTPConnection) -> Resources:
@@ -39,8 +41,14 @@ def resources(connection: HTTPConnection) -> Resources:
 
 
 async def authenticate(connection: HTTPConnection) -> Principal:
-    """The caller of an authenticated route (401 in the contract's shape otherwise)."""
-    return await resources(connection).auth.authenticate(bearer_token(connection))  # type: ignore[arg-type]
+    """The caller of an authenticated route (401 in the contract's shape otherwise).
+
+    Each call counts against the caller's API rate limit (429 when over).
+    """
+    state = resources(connection)
+    principal = await state.auth.authenticate(bearer_token(connection))  # type: ignore[arg-type]
+    await state.rate_limits.check_user(connection, principal.user.id)
+    return principal
 
 
 def user_json(user: User) -> dict[str, Any]:

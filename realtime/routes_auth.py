@@ -9,9 +9,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.service import TokenGrant
-from realtime import codec
+from realtime import api_models, codec
 from realtime.http import api_response, parse_object
+from realtime.openapi import Operation, describe
 from realtime.resources import authenticate, resources, user_json
+
+# Form bodies too, so that OAuth2 password-flow clients (and /docs) can log in.
+LOGIN_MEDIA = (codec.JSON, codec.MSGPACK, codec.FORM)
+# A refresh token that is unknown, expired, or already used (which revokes its session).
+REFRESH_ERRORS = ("unauthenticated", "token_expired", "token_revoked")
 
 
 def grant_json(grant: TokenGrant) -> dict[str, Any]:
@@ -24,27 +30,68 @@ def grant_json(grant: TokenGrant) -> dict[str, Any]:
     }
 
 
+@describe(
+    Operation(
+        summary="Register a user",
+        tag="auth",
+        body=api_models.RegisterRequest,
+        responses={201: api_models.TokenGrant},
+        errors=("username_taken", "email_taken"),
+        auth=False,
+    )
+)
 async def register(request: Request) -> Response:
     body = await parse_object(request)
+    await resources(request).rate_limits.check_sign_in(request, body.get("username"))
     grant = await resources(request).auth.register(
         body.get("username"), body.get("email"), body.get("password")
     )
     return api_response(request, grant_json(grant), 201)
 
 
+@describe(
+    Operation(
+        summary="Log in with a username (or email) and password",
+        tag="auth",
+        body=api_models.LoginRequest,
+        body_media=LOGIN_MEDIA,
+        responses={200: api_models.TokenGrant},
+        errors=("invalid_credentials",),
+        auth=False,
+    )
+)
 async def login(request: Request) -> Response:
-    # Form bodies too, so that OAuth2 password-flow clients (and /docs) can log in.
-    body = await parse_object(request, accept=(codec.JSON, codec.MSGPACK, codec.FORM))
+    body = await parse_object(request, accept=LOGIN_MEDIA)
+    await resources(request).rate_limits.check_sign_in(request, body.get("username"))
     grant = await resources(request).auth.login(body.get("username"), body.get("password"))
     return api_response(request, grant_json(grant))
 
 
+@describe(
+    Operation(
+        summary="Trade a refresh token for a new token pair",
+        tag="auth",
+        body=api_models.RefreshRequest,
+        responses={200: api_models.TokenGrant},
+        errors=REFRESH_ERRORS,
+        auth=False,
+    )
+)
 async def refresh(request: Request) -> Response:
     body = await parse_object(request)
     grant = await resources(request).auth.refresh(body.get("refresh_token"))
     return api_response(request, grant_json(grant))
 
 
+@describe(
+    Operation(
+        summary="Log out: the access token and its refresh token stop working",
+        tag="auth",
+        body=api_models.LogoutRequest,
+        body_required=False,
+        responses={204: None},
+    )
+)
 async def logout(request: Request) -> Response:
     principal = await authenticate(request)
     body = await parse_object(request, required=False)
@@ -52,6 +99,7 @@ async def logout(request: Request) -> Response:
     return Response(status_code=204)
 
 
+@describe(Operation(summary="The caller", tag="auth", responses={200: api_models.User}))
 async def me(request: Request) -> Response:
     principal = await authenticate(request)
     return api_response(request, user_json(principal.user))

@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime import codec
+from realtime import api_models, codec
 from realtime.calendar import conflict_json
 from realtime.http import api_response, parse_body, parse_object
+from realtime.openapi import IF_MATCH, LIMIT, ON_CONFLICT, Operation, Param, describe
 from realtime.params import (
     if_match,
     on_conflict_reject,
@@ -24,6 +25,12 @@ from storage.engine import EditResult
 from storage.errors import validation_error
 from storage.records import ROLES, EventRecord
 
+PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
+START = Param("start", api_models.Time, "only events with an occurrence ending after this")
+END = Param("end", api_models.Time, "only events with an occurrence starting before this")
+READ_ERRORS = ("not_found",)
+EDIT_ERRORS = ("not_found", "forbidden", "precondition_failed")
+
 
 def _event_response(request: Request, event: EventRecord, role: str, status: int = 200) -> Response:
     return api_response(request, event_json(event, role), status, {"ETag": f'"{event.version}"'})
@@ -33,6 +40,17 @@ def _edit_response(request: Request, result: EditResult) -> Response:
     return _event_response(request, result.event, result.role)
 
 
+@describe(
+    Operation(
+        summary="Create an event; the caller owns it",
+        tag="events",
+        body=api_models.NewEvent,
+        query=(ON_CONFLICT,),
+        responses={201: api_models.Event},
+        errors=("schedule_conflict",),
+        etag=True,
+    )
+)
 async def create_event(request: Request) -> Response:
     principal = await authenticate(request)
     body = await parse_object(request)
@@ -42,6 +60,14 @@ async def create_event(request: Request) -> Response:
     return _event_response(request, event, "owner", 201)
 
 
+@describe(
+    Operation(
+        summary="Create up to 500 events, all or nothing",
+        tag="events",
+        body=api_models.NewEvents,
+        responses={201: api_models.CreatedEvents},
+    )
+)
 async def create_batch(request: Request) -> Response:
     principal = await authenticate(request)
     body = await parse_object(request)
@@ -50,6 +76,22 @@ async def create_batch(request: Request) -> Response:
     return api_response(request, {"items": items}, 201)
 
 
+@describe(
+    Operation(
+        summary="The events the caller can see, by id (by occurrence with expand=true)",
+        tag="events",
+        query=(
+            START,
+            END,
+            Param("q", str, "text in the title, description or location"),
+            Param("role", api_models.Role, "only events where the caller has this role"),
+            LIMIT,
+            Param("cursor", str, "next_cursor of the last page"),
+            Param("expand", bool, "one item per occurrence in start..end (both needed)"),
+        ),
+        responses={200: api_models.EventPage},
+    )
+)
 async def list_events(request: Request) -> Response:
     principal = await authenticate(request)
     start, end = query_window(request)
@@ -84,6 +126,17 @@ async def list_events(request: Request) -> Response:
     return api_response(request, {"items": items, "next_cursor": cursor})
 
 
+@describe(
+    Operation(
+        summary="Every overlapping pair of occurrences in the caller's calendar",
+        tag="events",
+        query=(
+            Param("start", api_models.Time, required=True),
+            Param("end", api_models.Time, required=True),
+        ),
+        responses={200: api_models.Conflicts},
+    )
+)
 async def list_conflicts(request: Request) -> Response:
     principal = await authenticate(request)
     start, end = query_window(request, required=True)
@@ -101,6 +154,16 @@ async def list_conflicts(request: Request) -> Response:
     return api_response(request, {"items": items})
 
 
+@describe(
+    Operation(
+        summary="One event (viewer or more)",
+        tag="events",
+        query=(Param("as_of", api_models.Time, "the event as it stood at this time"),),
+        responses={200: api_models.Event},
+        errors=READ_ERRORS,
+        etag=True,
+    )
+)
 async def get_event(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
@@ -113,6 +176,18 @@ async def get_event(request: Request) -> Response:
     return _event_response(request, event, role)
 
 
+@describe(
+    Operation(
+        summary="Change any subset of the document's fields (editor or more)",
+        tag="events",
+        body=api_models.EventChanges,
+        query=(ON_CONFLICT,),
+        headers=(IF_MATCH,),
+        responses={200: api_models.Event},
+        errors=(*EDIT_ERRORS, "schedule_conflict"),
+        etag=True,
+    )
+)
 async def update_event(request: Request) -> Response:
     principal = await authenticate(request)
     body = await parse_object(request)
@@ -126,15 +201,35 @@ async def update_event(request: Request) -> Response:
     return _edit_response(request, result)
 
 
+@describe(
+    Operation(
+        summary="Apply an RFC 6902 JSON Patch to the document (editor or more)",
+        tag="events",
+        body=api_models.Patch,
+        body_media=PATCH_MEDIA,
+        headers=(IF_MATCH,),
+        responses={200: api_models.Event},
+        errors=(*EDIT_ERRORS, "invalid_patch", "invalid_event", "test_failed"),
+        etag=True,
+    )
+)
 async def patch_event(request: Request) -> Response:
     principal = await authenticate(request)
-    ops = await parse_body(request, accept=(codec.JSON_PATCH, codec.JSON, codec.MSGPACK))
+    ops = await parse_body(request, accept=PATCH_MEDIA)
     result = await resources(request).calendar.patch(
         principal.user, request.path_params["event_id"], ops, if_match=if_match(request)
     )
     return _edit_response(request, result)
 
 
+@describe(
+    Operation(
+        summary="Delete an event (owner)",
+        tag="events",
+        responses={204: None},
+        errors=("not_found", "forbidden"),
+    )
+)
 async def delete_event(request: Request) -> Response:
     principal = await authenticate(request)
     await resources(request).calendar.delete(principal.user, request.path_params["event_id"])
@@ -146,8 +241,8 @@ routes = [
     Route("/events", list_events, methods=["GET"]),
     Route("/events/batch", create_batch, methods=["POST"]),
     Route("/events/conflicts", list_conflicts, methods=["GET"]),
-    Route("/events/{event_id:int}", get_event, methods=["GET"]),
-    Route("/events/{event_id:int}", update_event, methods=["PUT"]),
-    Route("/events/{event_id:int}", patch_event, methods=["PATCH"]),
-    Route("/events/{event_id:int}", delete_event, methods=["DELETE"]),
+    Route("/events/{event_id:id}", get_event, methods=["GET"]),
+    Route("/events/{event_id:id}", update_event, methods=["PUT"]),
+    Route("/events/{event_id:id}", patch_event, methods=["PATCH"]),
+    Route("/events/{event_id:id}", delete_event, methods=["DELETE"]),
 ]

@@ -8,13 +8,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from realtime import api_models
 from realtime.http import api_response
+from realtime.openapi import LIMIT, Operation, Param, describe
 from realtime.params import query_cursor_version, query_int
 from realtime.resources import authenticate, resources
 from realtime.shapes import event_json, version_json
 from storage import history
 from storage.engine import require_role
 from storage.errors import validation_error
+
+CURSOR = Param("cursor", api_models.VersionCursor)
 
 
 async def _viewer(request: Request) -> int:
@@ -30,6 +34,15 @@ def _next(cursor: int | None) -> str | None:
     return None if cursor is None else str(cursor)
 
 
+@describe(
+    Operation(
+        summary="An event's versions, newest first",
+        tag="history",
+        query=(LIMIT, CURSOR),
+        responses={200: api_models.VersionPage},
+        errors=("not_found",),
+    )
+)
 async def list_history(request: Request) -> Response:
     event_id = await _viewer(request)
     limit = query_int(request, "limit", 50, 1, 200)
@@ -42,6 +55,14 @@ async def list_history(request: Request) -> Response:
     )
 
 
+@describe(
+    Operation(
+        summary="One version, with the document as it was then",
+        tag="history",
+        responses={200: api_models.VersionWithEvent},
+        errors=("not_found",),
+    )
+)
 async def get_version(request: Request) -> Response:
     event_id = await _viewer(request)
     async with resources(request).database.read() as conn:
@@ -49,6 +70,14 @@ async def get_version(request: Request) -> Response:
     return api_response(request, {**version_json(authored), "event": authored.record.snapshot})
 
 
+@describe(
+    Operation(
+        summary="What changed from version v1 to version v2",
+        tag="history",
+        responses={200: api_models.Diff},
+        errors=("not_found",),
+    )
+)
 async def diff(request: Request) -> Response:
     event_id = await _viewer(request)
     v1, v2 = request.path_params["v1"], request.path_params["v2"]
@@ -64,6 +93,15 @@ async def diff(request: Request) -> Response:
     return api_response(request, body)
 
 
+@describe(
+    Operation(
+        summary="Human-readable changes, oldest first",
+        tag="history",
+        query=(LIMIT, CURSOR, Param("order", api_models.SortOrder, "desc for newest first")),
+        responses={200: api_models.Changelog},
+        errors=("not_found",),
+    )
+)
 async def changelog(request: Request) -> Response:
     event_id = await _viewer(request)
     order = request.query_params.get("order", "asc")
@@ -91,6 +129,15 @@ async def changelog(request: Request) -> Response:
     return api_response(request, {"items": items, "next_cursor": _next(cursor)})
 
 
+@describe(
+    Operation(
+        summary="Make a new version whose document equals an old one's (editor or more)",
+        tag="history",
+        responses={200: api_models.Event},
+        errors=("not_found", "forbidden"),
+        etag=True,
+    )
+)
 async def rollback(request: Request) -> Response:
     principal = await authenticate(request)
     result = await resources(request).calendar.rollback(
@@ -102,9 +149,9 @@ async def rollback(request: Request) -> Response:
 
 
 routes = [
-    Route("/events/{event_id:int}/history", list_history, methods=["GET"]),
-    Route("/events/{event_id:int}/history/{version:int}", get_version, methods=["GET"]),
-    Route("/events/{event_id:int}/diff/{v1:int}/{v2:int}", diff, methods=["GET"]),
-    Route("/events/{event_id:int}/changelog", changelog, methods=["GET"]),
-    Route("/events/{event_id:int}/rollback/{version:int}", rollback, methods=["POST"]),
+    Route("/events/{event_id:id}/history", list_history, methods=["GET"]),
+    Route("/events/{event_id:id}/history/{version:id}", get_version, methods=["GET"]),
+    Route("/events/{event_id:id}/diff/{v1:id}/{v2:id}", diff, methods=["GET"]),
+    Route("/events/{event_id:id}/changelog", changelog, methods=["GET"]),
+    Route("/events/{event_id:id}/rollback/{version:id}", rollback, methods=["POST"]),
 ]

@@ -8,13 +8,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from realtime import api_models
 from realtime.calendar import Grant
 from realtime.http import api_response, parse_object
+from realtime.openapi import Operation, describe
 from realtime.resources import authenticate, resources
 from realtime.shapes import permission_json
 from storage.engine import require_role
 from storage.errors import validation_error
 from storage.permissions import list_permissions
+from storage.records import MAX_ID
 
 SHAREABLE = ("editor", "viewer")
 SETTABLE = ("owner", "editor", "viewer")
@@ -32,7 +35,7 @@ def _grants(body: dict[str, Any]) -> list[Grant]:
         user_id, username, role = item.get("user_id"), item.get("username"), item.get("role")
         if role not in SHAREABLE:
             problems[f"users.{index}.role"] = "must be editor or viewer"
-        if isinstance(user_id, int) and not isinstance(user_id, bool):
+        if isinstance(user_id, int) and not isinstance(user_id, bool) and 0 <= user_id <= MAX_ID:
             grants.append(Grant(user_id, None, str(role)))
         elif isinstance(username, str) and username:
             grants.append(Grant(None, username, str(role)))
@@ -49,6 +52,15 @@ async def _permissions_response(request: Request, event_id: int) -> Response:
     return api_response(request, {"items": [permission_json(p) for p in found]})
 
 
+@describe(
+    Operation(
+        summary="Share an event as editor or viewer (owner)",
+        tag="sharing",
+        body=api_models.ShareRequest,
+        responses={200: api_models.Permissions},
+        errors=("not_found", "forbidden"),
+    )
+)
 async def share(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
@@ -57,6 +69,14 @@ async def share(request: Request) -> Response:
     return await _permissions_response(request, event_id)
 
 
+@describe(
+    Operation(
+        summary="Everyone with access to an event (viewer or more)",
+        tag="sharing",
+        responses={200: api_models.Permissions},
+        errors=("not_found",),
+    )
+)
 async def get_permissions(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
@@ -65,6 +85,15 @@ async def get_permissions(request: Request) -> Response:
     return await _permissions_response(request, event_id)
 
 
+@describe(
+    Operation(
+        summary="Change a user's role; owner transfers ownership (owner)",
+        tag="sharing",
+        body=api_models.RoleChange,
+        responses={200: api_models.Permissions},
+        errors=("not_found", "forbidden"),
+    )
+)
 async def set_role(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
@@ -78,6 +107,14 @@ async def set_role(request: Request) -> Response:
     return await _permissions_response(request, event_id)
 
 
+@describe(
+    Operation(
+        summary="Remove a user's access (owner, or the user itself)",
+        tag="sharing",
+        responses={204: None},
+        errors=("not_found", "forbidden"),
+    )
+)
 async def revoke(request: Request) -> Response:
     principal = await authenticate(request)
     await resources(request).calendar.revoke(
@@ -87,8 +124,8 @@ async def revoke(request: Request) -> Response:
 
 
 routes = [
-    Route("/events/{event_id:int}/share", share, methods=["POST"]),
-    Route("/events/{event_id:int}/permissions", get_permissions, methods=["GET"]),
-    Route("/events/{event_id:int}/permissions/{user_id:int}", set_role, methods=["PUT"]),
-    Route("/events/{event_id:int}/permissions/{user_id:int}", revoke, methods=["DELETE"]),
+    Route("/events/{event_id:id}/share", share, methods=["POST"]),
+    Route("/events/{event_id:id}/permissions", get_permissions, methods=["GET"]),
+    Route("/events/{event_id:id}/permissions/{user_id:id}", set_role, methods=["PUT"]),
+    Route("/events/{event_id:id}/permissions/{user_id:id}", revoke, methods=["DELETE"]),
 ]

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client.multiprocess import mark_process_dead
 
+from realtime.logs import configure_logging
+from realtime.metrics import MULTIPROCESS_DIR_VARIABLE
 from realtime.ws.connection import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
@@ -46,10 +54,19 @@ def run(config: uvicorn.Config, workers: int) -> None:
     if workers <= 1:
         TandemServer(config).run()
         return
+    with _metrics_directory():
+        _supervise(config, workers)
+
+
+def _supervise(config: uvicorn.Config, workers: int) -> None:
     listener = config.bind_socket()
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_worker, args=(config, listener), name=f"tandem-worker-{n}")
+        context.Process(
+            target=_worker,
+            args=(config, listener, logging.getLevelName(logging.getLogger().level)),
+            name=f"tandem-worker-{n}",
+        )
         for n in range(workers)
     ]
     for child in children:
@@ -64,7 +81,31 @@ def run(config: uvicorn.Config, workers: int) -> None:
     signal.signal(signal.SIGINT, stop)
     for child in children:
         child.join()
+        # Its live gauges (open sockets, rooms) no longer count.
+        mark_process_dead(child.pid)
 
 
-def _worker(config: uvicorn.Config, listener: socket.socket) -> None:
+@contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """Where the workers' metrics meet, so that /metrics sums all of them.
+
+    An operator's PROMETHEUS_MULTIPROC_DIR is emptied first (stale files of a
+    previous run would be added in); otherwise a temporary one is used.
+    """
+    configured = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if configured:
+        for stale in Path(configured).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="tandem-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR_VARIABLE]
+
+
+def _worker(config: uvicorn.Config, listener: socket.socket, log_level: str) -> None:
+    configure_logging(log_level)
     TandemServer(config).run(sockets=[listener])

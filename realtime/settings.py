@@ -7,6 +7,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from limits import parse as parse_rate
+
 from storage.database import sqlite_path
 
 SECRET_FILE_NAME = "tandem.secret"
@@ -38,6 +40,19 @@ class Settings:
     # typing or a client that waits for its acks, low enough that one socket
     # cannot flood the edit engine.
     ws_op_rate: str = "500/second"
+    # The contract's WebSocket frame limit (1009 above it).
+    ws_max_message_bytes: int = 1024 * 1024
+    # Sign-in attempts (login and register), counted per client address and per
+    # username: enough for people who mistype, slow for a password guesser.
+    auth_rate_per_ip: str = "30/minute"
+    auth_rate_per_username: str = "10/minute"
+    # Authenticated REST calls per user, across all their devices and processes.
+    api_rate_per_user: str = "1200/minute"
+    # Proxies whose X-Forwarded-For is believed (the client address of the
+    # per-IP limits and of the logs); "*" behind a private reverse proxy.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # When set, GET /metrics wants `Authorization: Bearer <token>`.
+    metrics_token: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -60,7 +75,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", Settings.refresh_token_ttl),
         cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
-        ws_op_rate=env.get("WS_OP_RATE") or Settings.ws_op_rate,
+        ws_op_rate=_rate(env, "WS_OP_RATE", Settings.ws_op_rate),
+        ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", Settings.ws_max_message_bytes),
+        auth_rate_per_ip=_rate(env, "AUTH_RATE_PER_IP", Settings.auth_rate_per_ip),
+        auth_rate_per_username=_rate(
+            env, "AUTH_RATE_PER_USERNAME", Settings.auth_rate_per_username
+        ),
+        api_rate_per_user=_rate(env, "API_RATE_PER_USER", Settings.api_rate_per_user),
+        forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or Settings.forwarded_allow_ips,
+        metrics_token=env.get("METRICS_TOKEN", ""),
         host=env.get("HOST") or Settings.host,
         port=_int(env, "PORT", Settings.port),
         log_level=env.get("LOG_LEVEL", Settings.log_level),
@@ -94,6 +117,17 @@ def _embedded_secret(database_url: str) -> str:
     with os.fdopen(fd, "w") as out:
         out.write(key + "\n")
     return key
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    try:
+        parse_rate(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be a rate such as 30/minute or 500/second, got {raw!r}"
+        ) from None
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

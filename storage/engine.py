@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,12 @@ from storage.tables import event_versions, events, permissions
 PatchBuilder = Callable[[dict[str, Any]], list[dict[str, Any]]]
 # Runs before the new version is written (e.g. the schedule-conflict check).
 Guard = Callable[[AsyncConnection, int, dict[str, Any]], Awaitable[None]]
+
+# Built once, not per edit: constructing statements cost the edit more CPU than
+# running them (the W1 profile in bench/RESULTS.md). The SET clause of the update
+# comes from the parameters' keys at execution.
+_UPDATE_EVENT = events.update().where(events.c.id == sa.bindparam("edited_id"))
+_INSERT_VERSION = event_versions.insert()
 
 
 @dataclass(frozen=True)
@@ -103,12 +110,50 @@ async def role_of(conn: AsyncConnection, event_id: int, user_id: int) -> str | N
 
 async def require_role(conn: AsyncConnection, event_id: int, user_id: int, least: str) -> str:
     """The caller's role: not_found without any (nothing is leaked), forbidden below `least`."""
-    role = await role_of(conn, event_id, user_id)
+    return _check_role(event_id, await role_of(conn, event_id, user_id), least)
+
+
+def _check_role(event_id: int, role: str | None, least: str) -> str:
     if role is None:
         raise not_found(f"event {event_id}")
     if ROLE_RANK[role] < ROLE_RANK[least]:
         raise TandemError("forbidden", f"a {role} cannot do this; {least} or above can")
     return role
+
+
+async def _lock_for_edit(
+    conn: AsyncConnection, event_id: int, user_id: int, op_id: str | None
+) -> sa.Row[Any] | None:
+    """The event row locked until commit, with the caller's role and whether `op_id` was
+    already applied (`applied`): what an edit must know first, in one round trip.
+    """
+    query = _lock_query(conn.dialect.name == "postgresql", op_id is not None)
+    params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
+    return (await conn.execute(query, params)).first()
+
+
+@cache  # see _UPDATE_EVENT
+def _lock_query(for_update: bool, with_op_id: bool) -> sa.Select[Any]:
+    user_id: sa.BindParameter[int] = sa.bindparam("user_id")
+    role = (
+        sa.select(permissions.c.role)
+        .where(permissions.c.event_id == events.c.id, permissions.c.user_id == user_id)
+        .scalar_subquery()
+    )
+    applied = (
+        sa.exists().where(
+            event_versions.c.event_id == events.c.id,
+            event_versions.c.author_id == user_id,
+            event_versions.c.op_id == sa.bindparam("op_id"),
+        )
+        if with_op_id
+        else sa.false()
+    )
+    query = sa.select(events, role.label("caller_role"), applied.label("applied")).where(
+        events.c.id == sa.bindparam("event_id")
+    )
+    # SQLite's write transaction already holds the only write lock.
+    return query.with_for_update(of=events) if for_update else query
 
 
 async def apply_edit(
@@ -125,16 +170,18 @@ async def apply_edit(
     guard: Guard | None = None,
 ) -> EditResult:
     """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine"."""
-    current = await lock_event(conn, event_id)
-    if current is None:
+    row = await _lock_for_edit(conn, event_id, user_id, op_id)
+    if row is None:
         raise not_found(f"event {event_id}")
+    current = event_record(row)
     # Read in the same transaction as the write, so a revoke that committed
     # first wins at once.
-    role = await require_role(conn, event_id, user_id, "editor")
-    if op_id is not None:
+    role = _check_role(event_id, row.caller_role, "editor")
+    if op_id is not None and row.applied:
+        # A resent op (rare): its version is read only now.
         applied = await _version_with_op_id(conn, event_id, user_id, op_id)
-        if applied is not None:
-            return EditResult(current, role, applied, duplicate=True)
+        assert applied is not None
+        return EditResult(current, role, applied, duplicate=True)
     if if_match is not None and if_match != current.version:
         raise TandemError(
             "precondition_failed",
@@ -150,16 +197,22 @@ async def apply_edit(
     if guard is not None:
         await guard(conn, event_id, document)
     version = current.version + 1
-    result = await conn.execute(
-        events.update()
-        .where(events.c.id == event_id)
-        .values(version=version, updated_at=now, updated_by=user_id, **event_columns(document))
-        .returning(*events.c)
-    )
+    changed = {"version": version, "updated_at": now, "updated_by": user_id}
+    await conn.execute(_UPDATE_EVENT, {"edited_id": event_id, **changed, **event_columns(document)})
     record = await _insert_version(
         conn, event_id, version, user_id, origin, op_id, ops, document, now
     )
-    return EditResult(event_record(result.one()), role, record)
+    # The row now holds exactly this: no need to read it back.
+    edited = EventRecord(
+        id=current.id,
+        owner_id=current.owner_id,
+        version=version,
+        document=document,
+        created_at=current.created_at,
+        updated_at=now,
+        updated_by=user_id,
+    )
+    return EditResult(edited, role, record)
 
 
 async def _check_rebase(
@@ -216,15 +269,16 @@ async def _insert_version(
 ) -> VersionRecord:
     record = VersionRecord(event_id, version, author_id, origin, op_id, ops, snapshot, now)
     await conn.execute(
-        event_versions.insert().values(
-            event_id=event_id,
-            version=version,
-            author_id=author_id,
-            origin=origin,
-            op_id=op_id,
-            ops=ops,
-            snapshot=snapshot,
-            at=now,
-        )
+        _INSERT_VERSION,
+        {
+            "event_id": event_id,
+            "version": version,
+            "author_id": author_id,
+            "origin": origin,
+            "op_id": op_id,
+            "ops": ops,
+            "snapshot": snapshot,
+            "at": now,
+        },
     )
     return record

@@ -10,6 +10,10 @@ import sqlalchemy as sa
 
 from storage.document import DOCUMENT_FIELDS, format_time
 
+# Ids and versions are 32-bit integer columns in PostgreSQL: every entry point
+# refuses a larger number before it reaches a query.
+MAX_ID = 2**31 - 1
+
 ROLES = ("viewer", "editor", "owner")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 

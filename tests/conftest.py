@@ -21,7 +21,10 @@ from sqlalchemy.engine import make_url
 from realtime.settings import Settings
 from storage.database import Database
 from storage.migrate import migrate
-from tests.support import TEST_SECRET, RunningServer, start_server
+from tests.support import RunningServer, server_settings, start_server
+
+# The `browser` fixture (Debian's chromium) for the browser and /docs tests.
+pytest_plugins = ["tests.chromium"]
 
 POSTGRES_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -94,7 +97,7 @@ async def fresh_postgres_schema() -> AsyncIterator[str]:
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in POSTGRES_URL else "?"
     try:
-        yield await _migrated(f"{POSTGRES_URL}{separator}schema={schema}")
+        yield await migrated(f"{POSTGRES_URL}{separator}schema={schema}")
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
@@ -104,7 +107,7 @@ async def fresh_postgres_schema() -> AsyncIterator[str]:
 async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
     """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
-        yield await _migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+        yield await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
         return
     async with fresh_postgres_schema() as url:
         yield url
@@ -121,7 +124,8 @@ async def _admin_connection() -> asyncpg.Connection:
     )
 
 
-async def _migrated(url: str) -> str:
+async def migrated(url: str) -> str:
+    """`url`, with the schema created or upgraded."""
     database = Database(url)
     try:
         await migrate(database)
@@ -132,7 +136,7 @@ async def _migrated(url: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, broadcast_url="memory://", secret_key=TEST_SECRET)
+    return server_settings(database_url=database_url)
 
 
 @pytest.fixture

@@ -20,6 +20,21 @@ T = TypeVar("T")
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 
+# A test registers many users from one address; the rate-limit tests set their own.
+UNLIMITED = "1000000/second"
+
+
+def server_settings(**fields: Any) -> Settings:
+    """Settings for a test server: the test key, memory broadcast, limits out of the way."""
+    defaults: dict[str, Any] = {
+        "broadcast_url": "memory://",
+        "secret_key": TEST_SECRET,
+        "auth_rate_per_ip": UNLIMITED,
+        "auth_rate_per_username": UNLIMITED,
+        "api_rate_per_user": UNLIMITED,
+    }
+    return Settings(**{**defaults, **fields})
+
 
 @dataclass
 class RunningServer:
@@ -47,7 +62,8 @@ async def start_server(settings: Settings) -> RunningServer:
         create_app(settings),
         lifespan="on",
         ws="websockets-sansio",
-        ws_max_size=settings.max_body_bytes,
+        ws_max_size=settings.ws_max_message_bytes,
+        ws_per_message_deflate=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

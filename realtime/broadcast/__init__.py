@@ -292,4 +292,6 @@ def redact_url(url: str) -> str:
     if "password" in query:
         pairs = parse_qsl(query, keep_blank_values=True)
         query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing secret; urlunsplit would also turn sqlite:/// into sqlite:/
     return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -12,6 +12,8 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.service import Principal
+from realtime import metrics
+from realtime.openapi import Operation, describe
 from realtime.resources import Resources, resources, user_json
 from realtime.ws.connection import (
     CLOSE_AUTH_TIMEOUT,
@@ -71,7 +73,9 @@ class Session:
                 self.connection.principal.token_expires_at - datetime.now(UTC)
             ).total_seconds()
             try:
-                message = await asyncio.wait_for(websocket.receive(), max(remaining, 0.001))
+                # asyncio.timeout, not wait_for: no extra Task for every message received.
+                async with asyncio.timeout(max(remaining, 0.001)):
+                    message = await websocket.receive()
             except TimeoutError:
                 self.connection.send(
                     error_frame("token_expired", "the access token expired; send a fresh one")
@@ -116,6 +120,8 @@ class Session:
                     event_id=getattr(message, "event_id", None),
                     op_id=getattr(message, "op_id", None),
                     version=exc.details.get("version"),
+                    # As in REST: which fields an invalid_event or validation_error names.
+                    details=exc.details or None,
                 )
             )
 
@@ -213,6 +219,21 @@ class Session:
         )
 
 
+@describe(
+    Operation(
+        summary="Live editing WebSocket",
+        tag="websocket",
+        description=(
+            "Upgrade to a WebSocket with subprotocol `tandem.v1.json` or `tandem.v1.msgpack`, "
+            "then authenticate with the Authorization header or a first `auth` message. "
+            "Errors are `error` messages with the same codes as REST, plus `invalid_message` "
+            "and `version_conflict` (a patch on a stale base_version that cannot be rebased). "
+            "The messages, rules and close codes are in PROTOCOL.md."
+        ),
+        responses={101: None},
+        auth=False,
+    )
+)
 async def websocket_endpoint(websocket: WebSocket) -> None:
     state = resources(websocket)
     offered = websocket.scope.get("subprotocols") or []
@@ -228,11 +249,13 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     connection.send(
         Frame({"type": "ready", "user": user_json(principal.user), "session": connection.session})
     )
+    metrics.OPEN_SOCKETS.inc()
     try:
         await Session(connection, state, state.ws_limiter).run()
     except WebSocketDisconnect:
         pass
     finally:
+        metrics.OPEN_SOCKETS.dec()
         state.rooms.leave_all(connection)
         await state.hub.remove(connection)
         connection.close(1000)

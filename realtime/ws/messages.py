@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-from realtime import codec
+from realtime import codec, metrics
+from storage.records import MAX_ID
 
 JSON_PROTOCOL = "tandem.v1.json"
 MSGPACK_PROTOCOL = "tandem.v1.msgpack"
@@ -17,30 +18,34 @@ MAX_MESSAGE_BYTES = 64 * 1024
 MAX_PRESENCE_BYTES = 1024
 
 
+# An id or version the database can hold; anything larger is invalid_message.
+StoredInt = Annotated[int, msgspec.Meta(ge=0, le=MAX_ID)]
+
+
 class Auth(msgspec.Struct, tag="auth", tag_field="type", frozen=True):
     token: str
 
 
 class Join(msgspec.Struct, tag="join", tag_field="type", frozen=True):
-    event_id: int
-    since: int | None = None
+    event_id: StoredInt
+    since: StoredInt | None = None
 
 
 class Leave(msgspec.Struct, tag="leave", tag_field="type", frozen=True):
-    event_id: int
+    event_id: StoredInt
 
 
 class Patch(msgspec.Struct, tag="patch", tag_field="type", frozen=True):
-    event_id: int
+    event_id: StoredInt
     op_id: str
-    base_version: int
+    base_version: StoredInt
     # Any JSON here: a non-array is the patch rules' invalid_patch, not a
     # malformed message, and the op_id check must come first.
     ops: Any
 
 
 class Presence(msgspec.Struct, tag="presence", tag_field="type", frozen=True):
-    event_id: int
+    event_id: StoredInt
     state: Any
 
 
@@ -109,6 +114,7 @@ class Frame:
 
 
 def error_frame(code: str, message: str, **fields: Any) -> Frame:
+    metrics.ERRORS.labels(code, "ws").inc()
     body: dict[str, Any] = {"type": "error", "code": code, "message": message}
     body.update((k, v) for k, v in fields.items() if v is not None)
     return Frame(body)

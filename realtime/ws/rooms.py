@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from realtime import codec
+from realtime import codec, metrics
 from realtime.broadcast import Broadcast, BroadcastUnavailable, Message, Resync, Subscription
 from realtime.notify import Channels, patch_message
 from realtime.shapes import event_json
@@ -34,6 +35,7 @@ from realtime.ws.presence import Member, PresenceDelta, without_session
 from storage import events as event_store
 from storage import history
 from storage.database import Database
+from storage.document import parse_time
 from storage.errors import TandemError
 
 log = logging.getLogger(__name__)
@@ -226,6 +228,7 @@ class Room:
         version = message["version"]
         if version <= self.version:
             return  # already delivered (from the log, or an echo)
+        _observe_delay(message.get("at"))
         if version == self.version + 1:
             self._deliver(message)
         else:
@@ -318,8 +321,16 @@ class Room:
         self._flush_pending = False
         if self._for_locals:
             delta = self._for_locals.take()
+            # One frame, encoded once, for every member the delta says nothing about;
+            # only the sessions it names get one of their own (without themselves).
+            shared = Frame({"type": "presence", "event_id": self.event_id, **delta})
+            named = {m["session"] for members in delta.values() for m in members}
             for member in self.members.values():
-                mine = without_session(delta, member.connection.session)
+                session = member.connection.session
+                if session not in named:
+                    member.connection.send(shared)
+                    continue
+                mine = without_session(delta, session)
                 if any(mine.values()):
                     member.connection.send(
                         Frame({"type": "presence", "event_id": self.event_id, **mine})
@@ -362,6 +373,7 @@ class Rooms:
         room = self._rooms.get(event_id)
         if room is None:
             room = self._rooms[event_id] = Room(self, event_id)
+            metrics.OPEN_ROOMS.inc()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         room.submit("join", connection, since, done)
         await done
@@ -395,6 +407,7 @@ class Rooms:
     def discard(self, room: Room) -> None:
         if self._rooms.get(room.event_id) is room:
             del self._rooms[room.event_id]
+            metrics.OPEN_ROOMS.dec()
 
     async def close(self) -> None:
         rooms = list(self._rooms.values())
@@ -403,3 +416,11 @@ class Rooms:
         for room in rooms:
             with contextlib.suppress(asyncio.CancelledError):
                 await room.task
+
+
+def _observe_delay(committed_at: object) -> None:
+    """Time from commit to arrival here; across hosts, only as exact as their clocks."""
+    committed = parse_time(committed_at)
+    if committed is not None:
+        delay = (datetime.now(UTC) - committed).total_seconds()
+        metrics.BROADCAST_DELAY.observe(max(0.0, delay))

@@ -1,11 +1,13 @@
-"""Fixtures for the WebSocket tests: clients that are closed when the test ends."""
+"""Fixtures for the server tests: WebSocket clients closed when the test ends, and a
+private Redis for fault tests."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.realtime.redis_server import RedisServer, require_services
 from tests.support import RunningServer
 from tests.ws_client import Sockets
 
@@ -18,3 +20,19 @@ async def sockets(server: RunningServer) -> AsyncIterator[Sockets]:
         yield pool
     finally:
         await pool.close_all()
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[RedisServer]:
+    """A private redis-server that the test may stop and start."""
+    try:
+        redis = RedisServer()
+    except RuntimeError as exc:
+        if require_services():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.close()

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from realtime.app import create_app
 from realtime.settings import Settings
-from tests.support import start_server
+from tests.support import server_settings, start_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,6 +83,9 @@ async def test_unexpected_error_is_500_without_details(settings: Settings) -> No
             response = await http.get("/api/v1/broken")
         assert_error(response, 500, "internal_error")
         assert "SELECT" not in response.text and "boom" not in response.text
+        # The id to quote when reporting it, and the same headers as any answer.
+        assert response.headers["X-Request-ID"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
     finally:
         await running.stop()
 
@@ -98,10 +101,7 @@ async def test_health_reports_each_part(client: httpx.AsyncClient) -> None:
 
 async def test_health_names_a_dead_database(tmp_path) -> None:
     """/health answers 503 naming the database when it cannot be reached."""
-    settings = Settings(
-        database_url="postgresql://postgres@127.0.0.1:1/none",
-        secret_key="x" * 40,
-    )
+    settings = server_settings(database_url="postgresql://postgres@127.0.0.1:1/none")
     running = await start_server(settings)
     try:
         async with httpx.AsyncClient(base_url=running.url) as http:

@@ -22,6 +22,7 @@ from realtime.broadcast import (
     Subscription,
     SubscriptionClosed,
     create_broadcast,
+    redact_url,
 )
 from tests.realtime.redis_server import RedisServer, require_services
 
@@ -411,3 +412,20 @@ async def _all_unhealthy(*broadcasts: Broadcast) -> bool:
 
 async def _all_healthy(*broadcasts: Broadcast) -> bool:
     return all([await b.healthy() for b in broadcasts])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:///./tandem.db", "sqlite:///./tandem.db"),
+        ("memory://", "memory://"),
+        ("redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("postgresql://app:s3cret@db/cal?schema=x", "postgresql://app:***@db/cal?schema=x"),
+        (
+            "postgresql://db/cal?user=app&password=s3cret",
+            "postgresql://db/cal?user=app&password=***",
+        ),
+    ],
+)
+async def test_urls_are_printed_without_passwords(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

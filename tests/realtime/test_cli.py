@@ -2,80 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import base_env, free_port, serving, tandem
+
 pytestmark = pytest.mark.timeout(90)
-
-
-def tandem(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "realtime.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def base_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "SECRET_KEY", "BROADCAST_URL")
-    }
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path, port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "realtime.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert process.stdout is not None
-        printed = [process.stdout.readline() for _ in range(5)]
-        assert any(url in line for line in printed), printed
-        for _ in range(200):
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None:
-                raise AssertionError(process.stdout.read())
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def test_migrate_creates_the_sqlite_schema(tmp_path: Path) -> None:
@@ -106,9 +40,10 @@ def test_embedded_serve_keeps_tokens_across_restarts(tmp_path: Path) -> None:
     """Embedded mode generates a key beside the database, so a token survives a restart."""
     env = base_env()  # every default: ./tandem.db in the working directory
     port = free_port()
-    with serving(env, tmp_path, port) as url:
+    with serving(env, tmp_path, port) as served:
+        assert any(served.url in line for line in served.printed)
         response = httpx.post(
-            f"{url}/api/v1/auth/register",
+            f"{served.url}/api/v1/auth/register",
             json={"username": "restart", "email": "r@example.com", "password": "password1"},
         )
         assert response.status_code == 201
@@ -116,7 +51,7 @@ def test_embedded_serve_keeps_tokens_across_restarts(tmp_path: Path) -> None:
     secret = tmp_path / "tandem.secret"
     assert secret.exists()
     assert secret.stat().st_mode & 0o077 == 0
-    with serving(env, tmp_path, port) as url:
-        me = httpx.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    with serving(env, tmp_path, port) as served:
+        me = httpx.get(f"{served.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200
         assert me.json()["username"] == "restart"

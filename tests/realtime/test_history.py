@@ -67,6 +67,13 @@ async def test_history_pages(client: httpx.AsyncClient) -> None:
         if cursor is None:
             break
     assert seen == list(range(12, 0, -1))
+    for listing in ("history", "changelog"):
+        for forged in ("abc", "99999999999999999999999"):
+            response = await client.get(
+                f"{base}/{listing}", params={"cursor": forged}, headers=alice.headers
+            )
+            assert response.status_code == 422, (listing, forged, response.text)
+            assert response.json()["error"]["details"]["fields"]["cursor"]
 
 
 async def test_diff_between_versions(client: httpx.AsyncClient) -> None:

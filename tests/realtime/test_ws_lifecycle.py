@@ -4,12 +4,14 @@ slow sockets never stall a room)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 
 import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from realtime.settings import Settings
 from tests.support import create_event, register, start_server, title_ops
@@ -94,7 +96,8 @@ FINAL = 1 + WRITERS * OPS_EACH
 async def test_a_socket_that_stops_reading_does_not_stall_the_room(
     server, client: httpx.AsyncClient, sockets: Sockets
 ) -> None:
-    """A joined client that never reads does not hold back acks or patches for the others."""
+    """A joined client that never reads does not hold back acks or patches for the others,
+    and is closed with 1013 once its bounded send queue is full."""
     alice = await register(client)
     event = await create_event(client, alice)
     event_id = event["id"]
@@ -126,6 +129,11 @@ async def test_a_socket_that_stops_reading_does_not_stall_the_room(
             lambda m: m.get("type") == "patch" and m["version"] == FINAL, timeout=15
         )
         assert observer.versions(event_id) == list(range(2, FINAL + 1))
+        # What the stalled socket finally reads ends with the server giving up on it.
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in stalled:
+                pass
+        assert stalled.close_code == 1013, (stalled.close_code, stalled.close_reason)
     finally:
         stalled.transport.abort()
         await asyncio.wait_for(stalled.wait_closed(), 10)

@@ -34,6 +34,10 @@ MALFORMED: list[str | bytes] = [
     '{"type": "patch", "event_id": 1, "op_id": "x", "base_version": "one", "ops": []}',
     '{"type": "auth"}',
     '{"type": "presence", "event_id": 1, "state": "focused"}',
+    # Numbers past the database's integer columns never reach a query.
+    '{"type": "join", "event_id": 4294967296}',
+    '{"type": "join", "event_id": 1, "since": 99999999999999999999}',
+    '{"type": "patch", "event_id": 1, "op_id": "x", "base_version": 3000000000, "ops": []}',
 ]
 
 

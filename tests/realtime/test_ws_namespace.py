@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from realtime.settings import Settings
-from tests.conftest import REDIS_URL, _migrated, require_service
+from tests.conftest import REDIS_URL, migrated, require_service
 from tests.support import create_event, register, start_server, title_ops
 from tests.ws_client import Sockets
 
@@ -20,7 +20,7 @@ async def test_same_event_id_in_two_namespaces_does_not_cross(
 ) -> None:
     """An edit of event 1 in one deployment never reaches event 1's room in another."""
     await require_service("redis")
-    other_url = await _migrated(f"sqlite:///{tmp_path / 'other.db'}")
+    other_url = await migrated(f"sqlite:///{tmp_path / 'other.db'}")
     first = dataclasses.replace(settings, broadcast_url=REDIS_URL, broadcast_namespace="ns-one")
     second = dataclasses.replace(first, database_url=other_url, broadcast_namespace="ns-two")
     servers = [await start_server(first), await start_server(second)]

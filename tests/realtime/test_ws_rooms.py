@@ -214,6 +214,9 @@ async def test_refused_patch_carries_code_event_and_op_id(
     error = await a.submit(event["id"], ops, base_version=1, op_id="bad-1")
     assert error["type"] == "error", error
     assert (error["code"], error["event_id"], error["op_id"]) == (code, event["id"], "bad-1")
+    if code == "invalid_event":
+        # The fields at fault, as a REST 422 names them.
+        assert error["details"]["fields"], error
     assert (await current(client, alice, event["id"]))["version"] == 1
     # Nothing was sent: the next version b sees is the next good patch, as version 2.
     assert (await a.submit(event["id"], title_ops("good"), base_version=1))["version"] == 2

@@ -9,16 +9,15 @@ every other case goes through `check_ops` first, as the edit engine does.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from storage.errors import TandemError
 from storage.patching import apply_ops, check_ops
+from tests.shared_docs import SHARED, require_shared
 
-SUITE = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "json-patch-tests"
+SUITE = SHARED / "conformance" / "json-patch-tests"
 FILES = ("tests.json", "spec_tests.json")
 
 BASE: dict[str, Any] = {
@@ -91,11 +90,7 @@ def test_conformance(case: dict[str, Any]) -> None:
 
 def require_suite() -> None:
     """Skip without the suite beside the checkout; in CI (REQUIRE_SERVICES=1) fail instead."""
-    if SUITE.is_dir():
-        return
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(f"REQUIRE_SERVICES=1 but the JSON Patch suite is missing at {SUITE}")
-    pytest.skip(f"JSON PATCH SUITE NOT RUN: {SUITE} is missing")
+    require_shared(SUITE, "the JSON Patch suite")
 
 
 def test_the_suite_is_present_and_large() -> None:

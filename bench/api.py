@@ -1,0 +1,98 @@
+"""REST calls the workloads need to set up: users, events, sharing.
+
+A few users are registered once per server set and their tokens reused by every
+connection, so that no workload spends its time in the server's password hashing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+API = "/api/v1"
+BATCH_LIMIT = 500  # the contract's largest batch
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def http_client(base_url: str, concurrency: int = 16) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(base_url=base_url + API, timeout=120, limits=limits)
+
+
+async def register(http: httpx.AsyncClient, prefix: str) -> Account:
+    username = f"{prefix}-{secrets.token_hex(4)}"
+    response = await http.post(
+        "/auth/register",
+        json={
+            "username": username,
+            "email": f"{username}@bench.example",
+            "password": secrets.token_urlsafe(12),
+        },
+    )
+    response.raise_for_status()
+    body = response.json()
+    return Account(body["user"]["id"], username, body["access_token"])
+
+
+def format_time(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def documents(count: int, first: int = 0) -> list[dict[str, Any]]:
+    """Events spread over two years from 2026; every tenth one recurs weekly for a year."""
+    start = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    docs = []
+    for n in range(first, first + count):
+        begin = start + timedelta(hours=(n * 7) % (2 * 365 * 24))
+        doc: dict[str, Any] = {
+            "title": f"Event {n}",
+            "start_time": format_time(begin),
+            "end_time": format_time(begin + timedelta(minutes=45)),
+            "timezone": "Europe/Paris",
+        }
+        if n % 10 == 0:
+            doc["recurrence"] = ["RRULE:FREQ=WEEKLY;COUNT=52"]
+        docs.append(doc)
+    return docs
+
+
+async def create_events(http: httpx.AsyncClient, owner: Account, count: int) -> list[int]:
+    """`count` events of `owner` through the batch API; answers their ids."""
+    ids: list[int] = []
+    while len(ids) < count:
+        size = min(BATCH_LIMIT, count - len(ids))
+        response = await http.post(
+            "/events/batch",
+            json={"events": documents(size, first=len(ids))},
+            headers=owner.headers,
+        )
+        response.raise_for_status()
+        ids.extend(item["id"] for item in response.json()["items"])
+    return ids
+
+
+async def share(
+    http: httpx.AsyncClient, owner: Account, event_ids: list[int], users: list[Account], role: str
+) -> None:
+    grants = {"users": [{"user_id": user.id, "role": role} for user in users]}
+
+    async def one(event_id: int) -> None:
+        response = await http.post(f"/events/{event_id}/share", json=grants, headers=owner.headers)
+        response.raise_for_status()
+
+    await asyncio.gather(*(one(event_id) for event_id in event_ids))

@@ -1,0 +1,264 @@
+"""RESULTS.md: the machine, the commands, every figure per mode, the ratios, the goals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.runner import ModeResults, Run
+from bench.stats import Latency
+from bench.workloads.edits import EditsResult
+
+# What people concluded from the figures and profiles; kept by hand, shown as it is.
+READING = Path(__file__).resolve().parent / "READING.md"
+# The issue's goals.
+W1_SHARE_OF_PGBENCH = 0.5
+W2_P99_MS = 50.0
+W3_BYTES_PER_CONNECTION = 20_000  # 20 KB
+
+
+def write(run: Run, path: Path, notes: list[str]) -> None:
+    path.write_text(render(run, notes))
+
+
+def render(run: Run, notes: list[str]) -> str:
+    lines = ["# Tandem benchmark results", ""]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.started))
+    minutes = (run.finished - run.started) / 60
+    lines += [
+        f"Measured {when} by `{run.command}` ({minutes:.0f} min). Written by bench/report.py.",
+        "",
+    ]
+    lines += _machine(run, notes)
+    lines += _commands(run)
+    lines += _summary(run)
+    lines += _goals(run)
+    lines += _details(run)
+    lines += _profiles(run)
+    if READING.exists():
+        lines += ["## Reading (bench/READING.md, by hand)", "", READING.read_text().strip(), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _machine(run: Run, notes: list[str]) -> list[str]:
+    lines = ["## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in run.machine.items()]
+    lines += [f"| load average (1/5/15 min) before, after | {run.load_before}; {run.load_after} |"]
+    lines += [""] + [f"- {note}" for note in notes] + [f"- {p}" for p in run.problems] + [""]
+    return lines
+
+
+def _commands(run: Run) -> list[str]:
+    lines = ["## Commands", "", f"- the run: `{run.command}`"]
+    for mode in run.modes:
+        for command in mode.commands:
+            lines.append(f"- {mode.mode} server: `python {command}` (= `tandem serve`)")
+    lines.append(
+        "- server environment: `AUTH_RATE_PER_IP`, `AUTH_RATE_PER_USERNAME`, "
+        "`API_RATE_PER_USER` and `WS_OP_RATE` all `1000000/second`; `ACCESS_TOKEN_TTL=7200`; "
+        "a random `BROADCAST_NAMESPACE`; distributed: `tandem migrate` first, a fresh "
+        "database `tandem_bench`, Redis db 0"
+    )
+    for baseline in run.baselines.values():
+        lines.append(f"- baseline, {baseline.name}: `{baseline.command}`")
+    lines.append(
+        "- load generator: one asyncio process (uvloop) driving the `websockets` sans-I/O "
+        "protocol, without compression; `httpx` for REST; all on 127.0.0.1"
+    )
+    return [*lines, ""]
+
+
+Figure = Callable[[ModeResults], str]
+
+
+def _summary(run: Run) -> list[str]:
+    pgbench = run.baselines.get("pgbench")
+    publish = run.baselines.get("publish")
+
+    def edits(name: str, get: Callable[[EditsResult], str]) -> Figure:
+        return lambda m: get(r) if (r := getattr(m, name)) is not None else "failed"
+
+    def check(r: EditsResult) -> str:
+        c = r.check
+        return f"{c.lost} / {c.duplicated} / {c.reordered} over {c.streams} streams"
+
+    pg = pgbench.per_second if pgbench else None
+    pub = publish.per_second if publish else None
+    rows: list[tuple[str, Figure]] = [
+        ("W1 acks/s (÷ pgbench tps)", edits("w1", lambda r: _rate(r.acks_per_s, pg))),
+        ("W1 deliveries/s", edits("w1", lambda r: _rate(r.deliveries_per_s, None))),
+        ("W1 ack latency p50 / p99 ms", edits("w1", lambda r: _ms(r.ack_latency))),
+        ("W1 delivery latency p50 / p99 ms", edits("w1", lambda r: _ms(r.delivery_latency))),
+        ("W1 lost / duplicated / reordered", edits("w1", check)),
+        (
+            "W2 delivery latency p50 / p99 / max ms",
+            edits("w2", lambda r: _ms(r.delivery_latency, with_max=True)),
+        ),
+        (
+            "W2 deliveries/s (÷ redis PUBLISH/s)",
+            edits("w2", lambda r: _rate(r.deliveries_per_s, pub)),
+        ),
+        ("W2 writer ops/s (target 50)", edits("w2", lambda r: f"{r.acks_per_s:.1f}")),
+        ("W2 lost / duplicated / reordered", edits("w2", check)),
+    ]
+    steps = {step.connections for m in run.modes if m.w3 for step in m.w3.steps}
+    for count in sorted(steps):
+        rows.append((f"W3 server RSS per connection at {count:,} (KB)", _w3(count)))
+    operations = [op.name for m in run.modes if m.r1 for op in m.r1.operations]
+    for name in dict.fromkeys(operations):
+        rows.append((f"R1 {name}: req/s, p50 / p99 ms", _r1(name)))
+    header = "| figure | " + " | ".join(m.mode for m in run.modes) + " |"
+    lines = ["## Summary", "", header, "|---|" + "---|" * len(run.modes)]
+    lines += [f"| {label} | " + " | ".join(get(m) for m in run.modes) + " |" for label, get in rows]
+    if run.baselines:
+        measured = "; ".join(f"{b.name} {b.per_second:,.0f}/s" for b in run.baselines.values())
+        lines += ["", f"Baselines: {measured}. Ratios (x) are to these, in both modes."]
+    return [*lines, ""]
+
+
+def _rate(value: float, base: float | None) -> str:
+    return f"{value:,.0f}" + (f" ({value / base:.2f}x)" if base else "")
+
+
+def _ms(latency: Latency, *, with_max: bool = False) -> str:
+    text = f"{latency.p50:.1f} / {latency.p99:.1f}"
+    return text + (f" / {latency.max:.1f}" if with_max else "")
+
+
+def _w3(count: int) -> Figure:
+    def get(mode: ModeResults) -> str:
+        step = next((s for s in mode.w3.steps if s.connections == count), None) if mode.w3 else None
+        return "failed" if step is None else f"{step.per_connection / 1000:.1f}"
+
+    return get
+
+
+def _r1(name: str) -> Figure:
+    def get(mode: ModeResults) -> str:
+        op = next((o for o in mode.r1.operations if o.name == name), None) if mode.r1 else None
+        if op is None:
+            return "failed"
+        errors = f", {op.errors} errors" if op.errors else ""
+        return f"{op.per_second:,.0f}, {op.latency.p50:.1f} / {op.latency.p99:.1f}{errors}"
+
+    return get
+
+
+def _goals(run: Run) -> list[str]:
+    lines = ["## Goals", "", "| goal | mode | where it stands | |", "|---|---|---|---|"]
+    pgbench = run.baselines.get("pgbench")
+    for mode in run.modes:
+        if mode.mode == "distributed" and mode.w1 and pgbench:
+            share = mode.w1.acks_per_s / pgbench.per_second
+            lines.append(
+                _goal("W1 ≥ 0.5x pgbench", mode.mode, f"{share:.2f}x", share >= W1_SHARE_OF_PGBENCH)
+            )
+        if mode.w2:
+            p99 = mode.w2.delivery_latency.p99
+            rate = f"{p99:.1f} ms at {mode.w2.acks_per_s:.0f} ops/s (target 50)"
+            lines.append(_goal("W2 p99 ≤ 50 ms", mode.mode, rate, p99 <= W2_P99_MS))
+        if mode.w3 and mode.w3.steps:
+            worst = max(s.per_connection for s in mode.w3.steps)
+            lines.append(
+                _goal(
+                    "W3 ≤ 20 KB per connection",
+                    mode.mode,
+                    f"{worst / 1000:.1f} KB",
+                    worst <= W3_BYTES_PER_CONNECTION,
+                )
+            )
+        streams = [r.check for r in (mode.w1, mode.w2) if r is not None]
+        if streams:
+            bad = sum(c.lost + c.duplicated + c.reordered for c in streams)
+            lines.append(
+                _goal(
+                    "no lost, duplicated or reordered delivery",
+                    mode.mode,
+                    f"{bad} bad of {sum(c.streams for c in streams)} streams",
+                    bad == 0,
+                )
+            )
+    return [*lines, ""]  # fmt: skip
+
+
+def _goal(goal: str, mode: str, value: str, met: bool) -> str:
+    return f"| {goal} | {mode} | {value} | {'pass' if met else '**miss**'} |"
+
+
+def _details(run: Run) -> list[str]:
+    lines = ["## Details", ""]
+    for mode in run.modes:
+        lines += [f"### {mode.mode}", ""]
+        for name, failure in mode.failures.items():
+            lines.append(f"- {name} failed: `{failure}`")
+        for name, r in (("W1", mode.w1), ("W2", mode.w2)):
+            if r is None:
+                continue
+            pace = (
+                f"{r.rate_per_writer:.0f} ops/s each"
+                if r.rate_per_writer
+                else "next op after each ack"
+            )
+            lines.append(
+                f"- {name}: {r.events} event(s), 1 writer + {r.subscribers_per_event} "
+                f"subscribers each, {pace}, {r.duration:.1f} s: {r.acks:,} acks, "
+                f"{r.deliveries:,} deliveries, "
+                f"{r.errors} errors; CPU busy: servers {r.cpu.server} cores, load generator "
+                f"{r.cpu.generator} cores"
+            )
+            lines += [f"  - {problem}" for problem in r.check.problems]
+        if mode.w3:
+            w3 = mode.w3
+            lines.append(
+                f"- W3: {w3.events} events, RSS before {w3.baseline_rss / 2**20:.0f} MiB; "
+                f"{w3.failed} sockets closed by the server"
+            )
+            for s in w3.steps:
+                lines.append(
+                    f"  - {s.connections:,} connections (opened in {s.connect_seconds} s): RSS "
+                    f"{s.rss / 2**20:.0f} MiB, {s.per_connection / 1000:.1f} KB each, "
+                    f"{s.marginal / 1000:.1f} KB each of the last step's"
+                )
+        if mode.r1:
+            lines.append(
+                f"- R1: {mode.r1.events:,} events of one user, concurrency {mode.r1.concurrency}"
+            )
+            for op in mode.r1.operations:
+                items = f", {op.items} items per page" if op.items else ""
+                lines.append(
+                    f"  - {op.name}: {op.requests:,} requests in {op.duration:.1f} s, max "
+                    f"{op.latency.max:.1f} ms{items}; CPU busy: servers {op.cpu.server}, "
+                    f"load generator {op.cpu.generator} cores"
+                )
+        lines.append("")
+    return lines  # fmt: skip
+
+
+def _profiles(run: Run) -> list[str]:
+    if not run.profiles:
+        return []
+    lines = [
+        "## Profile",
+        "",
+        "Each pass repeats a workload (setup and joins included) with the (first) server "
+        "under pyinstrument. Shares are of the busy time (idle waiting left out): by area, "
+        "charged to the innermost known library on the stack; by function, to the innermost "
+        "Tandem function (its own work plus the library calls it makes). Text and HTML "
+        "trees are in bench/out/ (not committed).",
+        "",
+    ]
+    for profile in run.profiles:
+        s = profile.summary
+        lines += [
+            f"### {profile.name}: {s.seconds:.0f} s sampled, {s.busy:.0%} busy "
+            f"(`{profile.path.name}`)",
+            "",
+            "| area (own time) | share of busy |",
+            "|---|---|",
+        ]
+        lines += [f"| {area} | {share:.1%} |" for area, share in s.by_area]
+        lines += ["", "| innermost Tandem function | share of busy |", "|---|---|"]
+        lines += [f"| `{name}` | {share:.1%} |" for name, share in s.by_function]
+        lines.append("")
+    return lines

@@ -1,0 +1,122 @@
+"""R1: REST at a fixed concurrency, for a user with many events (some recurring weekly).
+
+The events are loaded through the batch API; a few are patched once so that a diff
+between versions 1 and 2 exists. Then each operation runs alone for a fixed time
+with `concurrency` requests in flight (spread over the servers): create, get,
+list one month (plain, and expanded into occurrences), diff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+
+from bench.api import create_events, documents, http_client, register
+from bench.servers import Deployment
+from bench.stats import Latency
+from bench.workloads import CpuMeter, CpuUse, progress
+
+MONTH = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z", "limit": "200"}
+PATCHED = 64  # events given a second version, for the diff
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    requests: int
+    errors: int
+    duration: float
+    latency: Latency
+    cpu: CpuUse
+    items: int  # in the last answer of a listing; 0 otherwise
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.duration
+
+
+@dataclass(frozen=True)
+class RestResult:
+    events: int
+    concurrency: int
+    operations: list[Operation]
+
+
+async def run(
+    deployment: Deployment, *, events: int, seconds: float, concurrency: int = 16
+) -> RestResult:
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(http_client(url, concurrency))
+            for url in deployment.urls
+        ]
+        user = await register(clients[0], "r1")
+        progress(f"loading {events} events")
+        ids = await create_events(clients[0], user, events)
+        patched = ids[:PATCHED]
+        for event_id in patched:
+            response = await clients[0].patch(
+                f"/events/{event_id}",
+                json=[{"op": "replace", "path": "/title", "value": "patched"}],
+                headers={**user.headers, "Content-Type": "application/json-patch+json"},
+            )
+            response.raise_for_status()
+        new_doc = documents(1)[0]
+        requests = {
+            "create": lambda http: http.post("/events", json=new_doc, headers=user.headers),
+            "get": lambda http: http.get(f"/events/{random.choice(ids)}", headers=user.headers),
+            "list one month": lambda http: http.get("/events", params=MONTH, headers=user.headers),
+            "list one month, expanded": lambda http: http.get(
+                "/events", params={**MONTH, "expand": "true"}, headers=user.headers
+            ),
+            "diff": lambda http: http.get(
+                f"/events/{random.choice(patched)}/diff/1/2", headers=user.headers
+            ),
+        }
+        operations = []
+        for name, request in requests.items():
+            progress(f"{name} for {seconds:.0f} s")
+            operations.append(
+                await _measure(deployment, clients, name, request, seconds, concurrency)
+            )
+    return RestResult(events, concurrency, operations)
+
+
+async def _measure(
+    deployment: Deployment,
+    clients: list[httpx.AsyncClient],
+    name: str,
+    request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    seconds: float,
+    concurrency: int,
+) -> Operation:
+    latencies: list[float] = []
+    errors = 0
+    items = 0
+    listing = name.startswith("list")
+    meter = CpuMeter(deployment)
+    began = time.monotonic()
+    deadline = began + seconds
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal errors, items
+        while time.monotonic() < deadline:
+            sent = time.monotonic()
+            response = await request(http)
+            latencies.append(time.monotonic() - sent)
+            if response.status_code >= 400:
+                errors += 1
+            elif listing:
+                items = len(response.json()["items"])
+
+    await asyncio.gather(*(worker(clients[n % len(clients)]) for n in range(concurrency)))
+    elapsed = time.monotonic() - began
+    return Operation(
+        name, len(latencies), errors, elapsed, Latency.of(latencies), meter.read(), items
+    )

@@ -1,0 +1,150 @@
+"""The docker-compose topology without Docker: `tandem serve` processes on PostgreSQL and
+Redis, as an operator runs them. Live edits cross processes, logs are JSON lines that
+carry request ids, /metrics adds up worker processes, and SIGTERM says 1001 to sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.asyncio.client import connect as ws_connect
+
+from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
+from tests.processes import Served, base_env, serving, tandem
+from tests.support import TEST_SECRET, UNLIMITED, create_event, eventually, register, title_ops
+from tests.ws_client import Sockets, is_type
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def distributed_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """The environment of a distributed deployment on a fresh, migrated schema."""
+    await require_service("postgres")
+    await require_service("redis")
+    async with fresh_postgres_schema() as database_url:
+        env = base_env(
+            DATABASE_URL=database_url,
+            BROADCAST_URL=REDIS_URL,
+            BROADCAST_NAMESPACE=f"test-{secrets.token_hex(4)}",
+            SECRET_KEY=TEST_SECRET,
+            AUTH_RATE_PER_IP=UNLIMITED,
+            LOG_LEVEL="info",
+        )
+        result = tandem("migrate", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        yield env
+
+
+def json_lines(served: Served) -> list[dict]:
+    """Everything the process logged; each line must be one JSON object."""
+    return [json.loads(line) for line in served.logged if line.strip()]
+
+
+async def test_two_processes_share_edits_and_log_json(
+    distributed_env: dict[str, str], tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        first = stack.enter_context(serving(distributed_env, tmp_path))
+        second = stack.enter_context(serving(distributed_env, tmp_path))
+        sockets = Sockets()
+        try:
+            async with httpx.AsyncClient(base_url=first.url) as client:
+                owner = await register(client)
+                event_id = (await create_event(client, owner))["id"]
+                watcher = await sockets.joined(second.ws_url, owner.access_token, event_id)
+                response = await client.patch(
+                    f"/api/v1/events/{event_id}",
+                    json=title_ops("from the first process"),
+                    headers={**owner.headers, "X-Request-ID": "trace-42"},
+                )
+                assert response.status_code == 200
+                assert response.headers["X-Request-ID"] == "trace-42"
+                patch = await watcher.recv_until(is_type("patch", event_id))
+                assert patch["ops"] == title_ops("from the first process")
+        finally:
+            await sockets.close_all()
+
+    # Both processes have stopped: every line they logged is complete JSON.
+    access = [entry for entry in json_lines(first) if entry.get("logger") == "tandem.access"]
+    traced = [entry for entry in access if entry.get("request_id") == "trace-42"]
+    assert len(traced) == 1
+    assert traced[0]["route"] == "/api/v1/events/{event_id}"
+    assert traced[0]["status"] == 200
+    assert traced[0]["method"] == "PATCH"
+    assert all(entry["request_id"] for entry in access)
+    assert json_lines(second), "the second process logged nothing"
+
+
+async def test_sigterm_closes_sockets_with_1001_and_frames_are_not_compressed(
+    distributed_env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(distributed_env, tmp_path) as served:
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            owner = await register(client)
+            event_id = (await create_event(client, owner))["id"]
+        # A browser offers permessage-deflate; the server declines, so that a frame
+        # encoded once for a room is not compressed again for every socket.
+        async with ws_connect(served.ws_url, compression="deflate") as offered:
+            assert "Sec-WebSocket-Extensions" not in offered.response.headers
+        sockets = Sockets()
+        try:
+            ws = await sockets.joined(served.ws_url, owner.access_token, event_id)
+            # uvicorn ends by re-raising the signal it caught, as a well-behaved server does.
+            assert await asyncio.to_thread(served.stop) in (0, -signal.SIGTERM)
+            await ws.expect_close(1001, timeout=15)
+        finally:
+            await sockets.close_all()
+
+
+def health_requests(metrics_text: str) -> float:
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if (
+                sample.name == "tandem_http_requests_total"
+                and sample.labels.get("route") == "/health"
+                and sample.labels.get("status") == "200"
+            ):
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_add_up_every_worker(distributed_env: dict[str, str], tmp_path: Path) -> None:
+    """Whichever worker answers /metrics, it counts the requests that all of them served."""
+    with serving(distributed_env, tmp_path, workers=2) as served:
+        sent = 0
+
+        def workers_seen() -> set[int]:
+            return {
+                entry["pid"]
+                for entry in json_lines(served)
+                if entry.get("logger") == "tandem.access" and entry.get("route") == "/health"
+            }
+
+        async def one_more_round() -> bool:
+            nonlocal sent
+
+            # Fresh connections, several at once, so that both workers accept some.
+            async def probe() -> None:
+                async with httpx.AsyncClient(base_url=served.url) as client:
+                    assert (await client.get("/health")).status_code == 200
+
+            await asyncio.gather(*(probe() for _ in range(8)))
+            sent += 8
+            return len(workers_seen()) == 2
+
+        await eventually(one_more_round, timeout=60)
+        sent += 1  # wait_healthy's own probe before the test began
+        async with httpx.AsyncClient(base_url=served.url) as client:
+            for _ in range(4):
+                response = await client.get("/metrics")
+                assert response.status_code == 200
+                assert health_requests(response.text) == sent
