@@ -18,8 +18,9 @@ Choices where RFC 5545 or the contract leave room:
   that lands at or before the start (inside a DST gap) the absolute length is used.
 - Rules work to the second (RFC 5545 has no fractions): a start_time's fraction of
   a second is added to every occurrence.
-- Endless daily to yearly rules skip whole periods up to the window, so a window
-  decades after the start is cheap; COUNT and sub-daily rules are walked from the
+- Daily to yearly rules skip whole periods up to the window, so a window decades
+  after the start is cheap; COUNT rules do so only when each period holds one
+  occurrence (no BY parts). Other COUNT rules and sub-daily ones are walked from the
   start, at most MAX_SCAN occurrences per call (later ones are then left out).
 - Rules are checked to match within PROBE_YEARS: dateutil scans to year 9999 for a
   rule that never matches (Feb 30), which takes seconds.
@@ -240,9 +241,11 @@ def _fast_forward(
     Without COUNT, what a rule yields after a period boundary does not depend on how
     many periods came before, so a daily rule begun years ago need not be walked from
     its start. Defaults dateutil takes from DTSTART's date are pinned to the real start.
+    A COUNT rule skips too when each period holds exactly one occurrence: the skipped
+    periods are taken off its COUNT, keeping at least the last occurrence.
     """
     freq, step = rule["freq"], rule.get("interval", 1)
-    if "count" in rule or freq > DAILY:
+    if freq > DAILY or ("count" in rule and not _one_per_period(rule, local)):
         return rule, local
     if freq == YEARLY:
         periods = (target.year - local.year) // step
@@ -251,9 +254,13 @@ def _fast_forward(
     else:
         periods = (target.date() - local.date()).days // (step * (7 if freq == WEEKLY else 1))
     periods -= 2  # margin: occurrences begun before the new start may still run into the window
+    if "count" in rule:
+        periods = min(periods, rule["count"] - 1)
     if periods <= 0:
         return rule, local
     rule = dict(rule)
+    if "count" in rule:
+        rule["count"] -= periods
     if not any(k in rule for k in ("byweekno", "byyearday", "bymonthday", "byweekday")):
         if freq == YEARLY:
             rule.setdefault("bymonth", local.month)
@@ -268,6 +275,17 @@ def _fast_forward(
         DAILY: relativedelta(days=step * periods),
     }[freq]
     return rule, (local.replace(tzinfo=None) + shift).replace(tzinfo=local.tzinfo)
+
+
+def _one_per_period(rule: dict[str, Any], local: datetime) -> bool:
+    """Whether every period of the rule holds exactly one occurrence, at DTSTART's place."""
+    if any(key.startswith("by") for key in rule):
+        return False
+    if rule["freq"] == MONTHLY:
+        return local.day <= 28
+    if rule["freq"] == YEARLY:
+        return (local.month, local.day) != (2, 29)
+    return True
 
 
 def _parse(lines: object, zone: ZoneInfo, probe_from: datetime | None = None) -> _Recurrence:

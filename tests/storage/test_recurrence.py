@@ -585,6 +585,31 @@ def test_far_window_matches_a_full_walk() -> None:
     assert [s.day for s in walked] == [10, 31, 4, 21, 25]
 
 
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "RRULE:FREQ=DAILY;COUNT=1000",
+        "RRULE:FREQ=WEEKLY;INTERVAL=2;COUNT=150",
+        "RRULE:FREQ=MONTHLY;COUNT=40",
+        "RRULE:FREQ=YEARLY;COUNT=12",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO,TH;COUNT=300",  # two a week: walked, not skipped
+    ],
+)
+def test_far_window_of_a_count_rule_matches_a_full_walk(rule: str) -> None:
+    """A COUNT rule skipped ahead ends where walking it from the start ends, local time kept."""
+    lines = [rule, "EXDATE:20290305T080000Z"]
+    whole = paris(lines, (PARIS_START, utc("2040-01-01T00:00:00Z")))
+    last = whole[-1]
+    windows = [
+        (utc("2029-03-01T00:00:00Z"), utc("2029-04-01T00:00:00Z")),  # excluded day, DST
+        (last - timedelta(days=3), last + timedelta(days=3)),  # around the last occurrence
+        (last + timedelta(days=1), last + timedelta(days=800)),  # after the series
+        (last + timedelta(days=400), last + timedelta(days=800)),  # long after it
+    ]
+    for window in windows:
+        assert paris(lines, window) == [s for s in whole if window[0] < s + HOUR and s < window[1]]
+
+
 def test_fraction_of_a_second_is_kept() -> None:
     """A start with microseconds gives occurrences with the same fraction, the first exact."""
     start = utc("2026-03-02T08:00:00.250000Z")
