@@ -22,7 +22,8 @@ from storage.document import build_document, format_time
 from storage.engine import EditResult
 from storage.errors import TandemError, validation_error
 from storage.history import get_version
-from storage.patching import check_ops, make_ops
+from storage.patch_diff import make_ops
+from storage.patching import check_ops
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
 

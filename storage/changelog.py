@@ -179,7 +179,7 @@ def _created(author: str, changes: list[dict[str, Any]], zone: ZoneInfo, zone_na
 def summarize(author: str, origin: str, changes: list[dict[str, Any]], timezone: str) -> str:
     """One sentence for a changelog entry, e.g. 'alice renamed the event from "A" to "B".'
 
-    `changes` is the contract's list (storage.patching.diff_documents); `timezone` is
+    `changes` is the contract's list (storage.patch_diff.diff_documents); `timezone` is
     the event's zone after the change. Deterministic for equal inputs.
     """
     zone, zone_name = _zone(timezone)

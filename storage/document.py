@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from storage.errors import TandemError, validation_error
-from storage.recurrence import load_zone, recurrence_problem
+from storage.recurrence_rules import load_zone, recurrence_problem
 
 DOCUMENT_FIELDS: tuple[str, ...] = (
     "title",

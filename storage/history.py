@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.changelog import summarize
 from storage.errors import not_found
-from storage.patching import diff_documents, make_ops
+from storage.patch_diff import diff_documents, make_ops
 from storage.records import VersionRecord, version_record
 from storage.tables import event_versions, users
 

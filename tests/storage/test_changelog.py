@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.changelog import summarize
-from storage.patching import diff_documents
+from storage.patch_diff import diff_documents
 
 
 def document(**fields: Any) -> dict[str, Any]:

@@ -10,14 +10,13 @@ import jsonpatch
 import pytest
 
 from storage.errors import TandemError
+from storage.patch_diff import diff_documents, make_ops
 from storage.patching import (
     MAX_OPS,
     PATCHABLE_ROOTS,
     apply_ops,
     check_ops,
-    diff_documents,
     escape,
-    make_ops,
     parse_pointer,
     paths_overlap,
     touched_paths,

@@ -11,13 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.recurrence import (
-    MAX_OCCURRENCES,
-    RecurrenceError,
-    occurrences,
-    recurrence_problem,
-    series_span,
-)
+from storage.recurrence import MAX_OCCURRENCES, occurrences, series_span
+from storage.recurrence_rules import RecurrenceError, recurrence_problem
 
 NY = ZoneInfo("America/New_York")
 HOUR = timedelta(hours=1)
