@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         hub = Hub(broadcast, channels)
         await hub.start()
-        rooms = Rooms(database, broadcast, channels)
+        rooms = Rooms(database, broadcast, channels, settings.presence_heartbeat)
+        await rooms.start()
         rate_limits = RateLimits(settings)
         app.state.tandem = Resources(
             settings=settings,

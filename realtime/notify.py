@@ -39,6 +39,10 @@ class Channels:
     def sessions(self) -> str:
         return f"{self.namespace}:sessions"
 
+    @property
+    def processes(self) -> str:
+        return f"{self.namespace}:processes"
+
 
 def patch_message(event_id: int, version: VersionRecord) -> dict[str, Any]:
     """The contract's `patch` message for a committed version."""

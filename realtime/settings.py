@@ -42,6 +42,9 @@ class Settings:
     ws_op_rate: str = "500/second"
     # The contract's WebSocket frame limit (1009 above it).
     ws_max_message_bytes: int = 1024 * 1024
+    # Seconds between a process's "alive" messages. One not heard from for three
+    # of them has died: its members leave every room's presence elsewhere.
+    presence_heartbeat: float = 5.0
     # Sign-in attempts (login and register), counted per client address and per
     # username: enough for people who mistype, slow for a password guesser.
     auth_rate_per_ip: str = "30/minute"
@@ -77,6 +80,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
         ws_op_rate=_rate(env, "WS_OP_RATE", Settings.ws_op_rate),
         ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", Settings.ws_max_message_bytes),
+        presence_heartbeat=_seconds(env, "PRESENCE_HEARTBEAT", Settings.presence_heartbeat),
         auth_rate_per_ip=_rate(env, "AUTH_RATE_PER_IP", Settings.auth_rate_per_ip),
         auth_rate_per_username=_rate(
             env, "AUTH_RATE_PER_USERNAME", Settings.auth_rate_per_username
@@ -128,6 +132,19 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name} must be a rate such as 30/minute or 500/second, got {raw!r}"
         ) from None
     return raw
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -30,6 +30,7 @@ from realtime.broadcast import Broadcast, BroadcastUnavailable, Message, Resync,
 from realtime.notify import Channels, patch_message
 from realtime.shapes import event_json
 from realtime.ws.connection import Connection
+from realtime.ws.liveness import Liveness
 from realtime.ws.messages import Frame
 from realtime.ws.presence import Member, PresenceDelta, without_session
 from storage import events as event_store
@@ -64,7 +65,8 @@ class Room:
         self.event_id = event_id
         self._rooms = rooms
         self.members: dict[str, LocalMember] = {}
-        self.remote: dict[str, Member] = {}  # members on other processes, by session
+        # Members on other processes, by session: (their process, the member).
+        self.remote: dict[str, tuple[str, Member]] = {}
         self.version: int | None = None
         self._inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._for_locals = PresenceDelta()  # to send to this process's sockets
@@ -137,6 +139,10 @@ class Room:
                 self._presence("updated", member.as_member(), local=True)
         elif kind == "flush":
             await self._flush_presence()
+        elif kind == "process_gone":
+            self._forget_process(args[0])
+        elif kind == "presence_sync":
+            await self._publish({"type": "presence_sync"})
 
     async def _join(
         self, connection: Connection, since: int | None, done: asyncio.Future[None]
@@ -152,7 +158,7 @@ class Room:
         member = LocalMember(connection, None, joined["version"])
         self.members[connection.session] = member
         joined["members"] = [m.as_member() for m in self.members.values()]
-        joined["members"] += list(self.remote.values())
+        joined["members"] += [member for _, member in self.remote.values()]
         connection.send(Frame(joined))
         self._presence("joined", member.as_member(), local=True)
         if not done.done():
@@ -289,8 +295,10 @@ class Room:
                 self._leave(member.connection, notify=False)
 
     def _on_remote_presence(self, message: dict[str, Any]) -> None:
-        if message.get("process") == self._broadcast.process_id:
+        process = message.get("process")
+        if not isinstance(process, str) or process == self._broadcast.process_id:
             return  # our own, already applied locally
+        self._rooms.liveness.heard(process)
         if message["type"] == "presence_sync":
             # A process opened this room: tell it who is here.
             for member in self.members.values():
@@ -302,8 +310,16 @@ class Room:
                 if kind == "left":
                     self.remote.pop(member["session"], None)
                 else:
-                    self.remote[member["session"]] = member
+                    self.remote[member["session"]] = (process, member)
                 self._for_locals.add(kind, member)
+        self._schedule_flush()
+
+    def _forget_process(self, process: str) -> None:
+        """A process died without saying goodbye: its members have left."""
+        for session, (where, member) in list(self.remote.items()):
+            if where == process:
+                del self.remote[session]
+                self._for_locals.add("left", member)
         self._schedule_flush()
 
     def _presence(self, kind: str, member: Member, *, local: bool) -> None:
@@ -359,11 +375,24 @@ class Room:
 class Rooms:
     """The rooms of this process, created on first join and gone after the last leave."""
 
-    def __init__(self, database: Database, broadcast: Broadcast, channels: Channels) -> None:
+    def __init__(
+        self, database: Database, broadcast: Broadcast, channels: Channels, heartbeat: float
+    ) -> None:
         self.database = database
         self.broadcast = broadcast
         self.channels = channels
         self._rooms: dict[int, Room] = {}
+        self.liveness = Liveness(
+            broadcast,
+            channels.processes,
+            heartbeat,
+            on_gone=lambda process: self._tell_every_room("process_gone", process),
+            # It may have missed who joined meanwhile, and we dropped its members.
+            on_back=lambda process: self._tell_every_room("presence_sync"),
+        )
+
+    async def start(self) -> None:
+        await self.liveness.start()
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -409,7 +438,12 @@ class Rooms:
             del self._rooms[room.event_id]
             metrics.OPEN_ROOMS.dec()
 
+    def _tell_every_room(self, *command: Any) -> None:
+        for room in self._rooms.values():
+            room.submit(*command)
+
     async def close(self) -> None:
+        await self.liveness.stop()
         rooms = list(self._rooms.values())
         for room in rooms:
             room.task.cancel()

@@ -36,6 +36,25 @@ def test_short_secret_key_is_refused(tmp_path: Path) -> None:
     assert "32 bytes" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WS_OP_RATE", "fast", "a rate such as"),
+        ("MAX_BODY_BYTES", "1MB", "an integer"),
+        ("PRESENCE_HEARTBEAT", "0", "a positive number of seconds"),
+        ("PRESENCE_HEARTBEAT", "nan", "a positive number of seconds"),
+    ],
+)
+def test_bad_setting_stops_the_server_with_its_name(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    """A setting that cannot be used stops `tandem serve` at once, naming it."""
+    env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'cal.db'}", **{name: value})
+    result = tandem("serve", "--port", str(free_port()), env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{name} must be {says}" in result.stderr
+
+
 def test_embedded_serve_keeps_tokens_across_restarts(tmp_path: Path) -> None:
     """Embedded mode generates a key beside the database, so a token survives a restart."""
     env = base_env()  # every default: ./tandem.db in the working directory

@@ -9,7 +9,8 @@ import json
 import secrets
 import signal
 from collections.abc import AsyncIterator
-from contextlib import ExitStack
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,8 +20,16 @@ from websockets.asyncio.client import connect as ws_connect
 
 from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
 from tests.processes import Served, base_env, serving, tandem
-from tests.support import TEST_SECRET, UNLIMITED, create_event, eventually, register, title_ops
-from tests.ws_client import Sockets, is_type
+from tests.support import (
+    TEST_SECRET,
+    UNLIMITED,
+    Account,
+    create_event,
+    eventually,
+    register,
+    title_ops,
+)
+from tests.ws_client import Message, Predicate, Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -49,29 +58,48 @@ def json_lines(served: Served) -> list[dict]:
     return [json.loads(line) for line in served.logged if line.strip()]
 
 
+@dataclass
+class Pair:
+    """Two `tandem serve` processes of one deployment, and an event of `owner`."""
+
+    first: Served
+    second: Served
+    owner: Account
+    event_id: int
+    sockets: Sockets
+
+
+@asynccontextmanager
+async def two_processes(env: dict[str, str], cwd: Path) -> AsyncIterator[Pair]:
+    with ExitStack() as stack:
+        first = stack.enter_context(serving(env, cwd))
+        second = stack.enter_context(serving(env, cwd))
+        async with httpx.AsyncClient(base_url=first.url) as client:
+            owner = await register(client)
+            event_id = (await create_event(client, owner))["id"]
+        pair = Pair(first, second, owner, event_id, Sockets())
+        try:
+            yield pair
+        finally:
+            await pair.sockets.close_all()
+
+
 async def test_two_processes_share_edits_and_log_json(
     distributed_env: dict[str, str], tmp_path: Path
 ) -> None:
-    with ExitStack() as stack:
-        first = stack.enter_context(serving(distributed_env, tmp_path))
-        second = stack.enter_context(serving(distributed_env, tmp_path))
-        sockets = Sockets()
-        try:
-            async with httpx.AsyncClient(base_url=first.url) as client:
-                owner = await register(client)
-                event_id = (await create_event(client, owner))["id"]
-                watcher = await sockets.joined(second.ws_url, owner.access_token, event_id)
-                response = await client.patch(
-                    f"/api/v1/events/{event_id}",
-                    json=title_ops("from the first process"),
-                    headers={**owner.headers, "X-Request-ID": "trace-42"},
-                )
-                assert response.status_code == 200
-                assert response.headers["X-Request-ID"] == "trace-42"
-                patch = await watcher.recv_until(is_type("patch", event_id))
-                assert patch["ops"] == title_ops("from the first process")
-        finally:
-            await sockets.close_all()
+    async with two_processes(distributed_env, tmp_path) as pair:
+        first, second, owner, event_id = pair.first, pair.second, pair.owner, pair.event_id
+        watcher = await pair.sockets.joined(second.ws_url, owner.access_token, event_id)
+        async with httpx.AsyncClient(base_url=first.url) as client:
+            response = await client.patch(
+                f"/api/v1/events/{event_id}",
+                json=title_ops("from the first process"),
+                headers={**owner.headers, "X-Request-ID": "trace-42"},
+            )
+        assert response.status_code == 200
+        assert response.headers["X-Request-ID"] == "trace-42"
+        patch = await watcher.recv_until(is_type("patch", event_id))
+        assert patch["ops"] == title_ops("from the first process")
 
     # Both processes have stopped: every line they logged is complete JSON.
     access = [entry for entry in json_lines(first) if entry.get("logger") == "tandem.access"]
@@ -148,3 +176,41 @@ async def test_metrics_add_up_every_worker(distributed_env: dict[str, str], tmp_
                 response = await client.get("/metrics")
                 assert response.status_code == 200
                 assert health_requests(response.text) == sent
+
+
+def presence_of(part: str, event_id: int, session: str) -> Predicate:
+    """A presence delta listing `session` under `part`."""
+
+    def match(message: Message) -> bool:
+        return (
+            message.get("type") == "presence"
+            and message.get("event_id") == event_id
+            and any(m.get("session") == session for m in message.get(part) or [])
+        )
+
+    return match
+
+
+async def test_presence_of_a_stopped_process_is_withdrawn_and_restored(
+    distributed_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A process that stops answering (SIGSTOP, as a hung or partitioned host) without
+    saying goodbye: its members leave the presence the other process shows, and come
+    back once it answers again (SIGCONT)."""
+    env = {**distributed_env, "PRESENCE_HEARTBEAT": "0.2"}
+    async with two_processes(env, tmp_path) as pair:
+        frozen, token, event_id = pair.first, pair.owner.access_token, pair.event_id
+        there = await pair.sockets.joined(frozen.ws_url, token, event_id)
+        assert there.ready is not None
+        session = there.ready["session"]
+        here = await pair.sockets.ready(pair.second.ws_url, token)
+        joined = await here.join(event_id)
+        if session not in {m["session"] for m in joined["members"]}:
+            await here.recv_until(presence_of("joined", event_id, session))
+
+        frozen.process.send_signal(signal.SIGSTOP)
+        try:
+            await here.recv_until(presence_of("left", event_id, session), timeout=15)
+        finally:
+            frozen.process.send_signal(signal.SIGCONT)
+        await here.recv_until(presence_of("joined", event_id, session), timeout=15)
