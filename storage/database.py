@@ -42,14 +42,9 @@ def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
         return parsed.set(drivername="sqlite+aiosqlite"), connect_args
     if backend in ("postgresql", "postgres"):
         query = dict(parsed.query)
-        # asyncpg prepares every statement, and after five runs PostgreSQL may switch
-        # to a generic plan. For the window listings, with statistics a bulk import has
-        # made stale, that plan is a nested loop 300x slower; planning each run is cheap.
-        server_settings = {"plan_cache_mode": "force_custom_plan"}
         schema = query.pop("schema", None)
         if schema:
-            server_settings["search_path"] = str(schema)
-        connect_args["server_settings"] = server_settings
+            connect_args["server_settings"] = {"search_path": str(schema)}
         return parsed.set(drivername="postgresql+asyncpg", query=query), connect_args
     raise ValueError(
         f"unsupported DATABASE_URL scheme {parsed.drivername!r}: use sqlite:// or postgresql://"
