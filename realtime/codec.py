@@ -19,6 +19,53 @@ class DecodeError(ValueError):
     """The bytes are not a document in the announced format."""
 
 
+# What a field holding U+0000 is told, REST and WebSocket alike.
+NUL_REFUSED = "must not contain U+0000 (NUL): it cannot be stored"
+
+
+class NulError(ValueError):
+    """A string holds U+0000, which PostgreSQL cannot store in text or jsonb.
+
+    Refused as it arrives, on SQLite too, so that both databases answer alike.
+    """
+
+    def __init__(self, pointer: str) -> None:
+        super().__init__(f"{pointer or 'the value'} {NUL_REFUSED}")
+        self.pointer = pointer
+
+
+def refuse_nul(value: Any, json_bytes: bytes | None = None) -> None:
+    """Raise NulError at the first string or key of `value` holding U+0000.
+
+    Given the JSON it was decoded from, most values are cleared by one look at the
+    bytes: JSON can only carry U+0000 as the escape `\\u0000`.
+    """
+    if json_bytes is not None and b"\\u0000" not in json_bytes:
+        return
+    pointer = _nul_pointer(value, "")
+    if pointer is not None:
+        raise NulError(pointer)
+
+
+def _nul_pointer(value: Any, pointer: str) -> str | None:
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if isinstance(key, str) and "\x00" in key:
+                return inner
+            found = _nul_pointer(item, inner)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_pointer(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
 def encode_json(value: Any) -> bytes:
     return _json_encoder.encode(value)
 

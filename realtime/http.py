@@ -64,12 +64,18 @@ async def parse_body(
         )
     try:
         if kind == codec.MSGPACK:
-            return codec.decode_msgpack(body)
-        if kind == codec.FORM:
-            return dict(parse_qsl(body.decode("utf-8", errors="strict"), keep_blank_values=True))
-        return codec.decode_json(body)
+            value = codec.decode_msgpack(body)
+        elif kind == codec.FORM:
+            value = dict(parse_qsl(body.decode("utf-8", errors="strict"), keep_blank_values=True))
+        else:
+            value = codec.decode_json(body)
     except (codec.DecodeError, UnicodeDecodeError) as exc:
         raise TandemError("malformed_request", str(exc)) from None
+    try:
+        codec.refuse_nul(value, body if kind not in (codec.MSGPACK, codec.FORM) else None)
+    except codec.NulError as exc:
+        raise validation_error({exc.pointer.lstrip("/") or "body": codec.NUL_REFUSED}) from None
+    return value
 
 
 async def parse_object(request: Request, **options: Any) -> dict[str, Any]:

@@ -6,9 +6,18 @@ from datetime import datetime
 
 from starlette.requests import Request
 
+from realtime import codec
 from storage.document import parse_time
 from storage.errors import TandemError, validation_error
 from storage.records import MAX_ID
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """A free-text parameter; None when absent or empty."""
+    raw = request.query_params.get(name) or None
+    if raw is not None and "\x00" in raw:
+        raise validation_error({name: codec.NUL_REFUSED})
+    return raw
 
 
 def query_time(request: Request, name: str, *, required: bool = False) -> datetime | None:

@@ -15,6 +15,7 @@ from realtime.params import (
     on_conflict_reject,
     query_bool,
     query_int,
+    query_text,
     query_time,
     query_window,
 )
@@ -102,7 +103,7 @@ async def list_events(request: Request) -> Response:
         user_id=principal.user.id,
         start=start,
         end=end,
-        text=request.query_params.get("q") or None,
+        text=query_text(request, "q"),
         role=role,
         limit=query_int(request, "limit", 50, 1, 200),
         cursor=request.query_params.get("cursor") or None,

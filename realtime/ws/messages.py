@@ -82,11 +82,17 @@ def parse(frame: str | bytes, binary: bool) -> ClientMessage:
         raise MessageError("invalid_message", f"this connection takes {expected} frames")
     decoder = _msgpack_decoder if binary else _json_decoder
     try:
-        return decoder.decode(data)
+        message = decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise MessageError("invalid_message", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise MessageError("invalid_message", f"not a message: {exc}") from None
+    if binary or b"\\u0000" in data:  # JSON carries U+0000 only escaped
+        try:
+            codec.refuse_nul(msgspec.to_builtins(message))
+        except codec.NulError as exc:
+            raise MessageError("invalid_message", str(exc)) from None
+    return message
 
 
 def presence_size(state: Any) -> int:

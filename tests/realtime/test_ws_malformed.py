@@ -38,6 +38,11 @@ MALFORMED: list[str | bytes] = [
     '{"type": "join", "event_id": 4294967296}',
     '{"type": "join", "event_id": 1, "since": 99999999999999999999}',
     '{"type": "patch", "event_id": 1, "op_id": "x", "base_version": 3000000000, "ops": []}',
+    # PostgreSQL cannot store U+0000: refused on arrival, on SQLite too.
+    '{"type": "patch", "event_id": 1, "op_id": "a\\u0000", "base_version": 1, "ops": []}',
+    '{"type": "patch", "event_id": 1, "op_id": "x", "base_version": 1,'
+    ' "ops": [{"op": "add", "path": "/metadata/k", "value": {"a\\u0000": 1}}]}',
+    '{"type": "auth", "token": "\\u0000"}',
 ]
 
 
