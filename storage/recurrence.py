@@ -193,12 +193,8 @@ def _fast_forward(
             rule["bymonthday"] = local.day
         elif freq == WEEKLY:
             rule["byweekday"] = local.weekday()
-    shift = {
-        YEARLY: relativedelta(years=step * periods),
-        MONTHLY: relativedelta(months=step * periods),
-        WEEKLY: relativedelta(weeks=step * periods),
-        DAILY: relativedelta(days=step * periods),
-    }[freq]
+    unit = {YEARLY: "years", MONTHLY: "months", WEEKLY: "weeks", DAILY: "days"}[freq]
+    shift = relativedelta(**{unit: step * periods})
     return rule, (local.replace(tzinfo=None) + shift).replace(tzinfo=local.tzinfo)
 
 
