@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import ServiceUnavailable
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 
 # Writers wait this long for SQLite's lock before giving up (milliseconds).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How the server's connections appear in pg_stat_activity.
+APPLICATION_NAME = "tandem"
+# A pooled PostgreSQL connection idle this long (seconds) is pinged before use, so
+# one that died meanwhile (a restart, an idle timeout) is replaced unnoticed. A busy
+# connection is not: pinging every checkout cost each edit a round trip.
+PING_IF_IDLE_FOR = 1.0
 
 
 def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
@@ -42,9 +49,11 @@ def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
         return parsed.set(drivername="sqlite+aiosqlite"), connect_args
     if backend in ("postgresql", "postgres"):
         query = dict(parsed.query)
+        server_settings = {"application_name": APPLICATION_NAME}
         schema = query.pop("schema", None)
         if schema:
-            connect_args["server_settings"] = {"search_path": str(schema)}
+            server_settings["search_path"] = str(schema)
+        connect_args["server_settings"] = server_settings
         return parsed.set(drivername="postgresql+asyncpg", query=query), connect_args
     raise ValueError(
         f"unsupported DATABASE_URL scheme {parsed.drivername!r}: use sqlite:// or postgresql://"
@@ -79,8 +88,8 @@ class Database:
                 connect_args=connect_args,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
             )
+            _ping_idle_connections(self.engine)
         # SQLite has one writer at a time; queueing writers here instead of in
         # SQLite's busy handler (which sleeps and polls) keeps latency flat.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -146,6 +155,26 @@ async def _unavailable_on_connection_loss() -> AsyncIterator[None]:
     except (OSError, ConnectionError) as exc:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """pool_pre_ping, for connections that have been idle PING_IF_IDLE_FOR or longer."""
+
+    @sa_event.listens_for(engine.sync_engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @sa_event.listens_for(engine.sync_engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get("checked_in")
+        if checked_in is None or time.monotonic() - checked_in < PING_IF_IDLE_FOR:
+            return  # new, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure: the pool replaces it (up to 3 tries)
+            raise DisconnectionError("idle connection died") from exc
+        if not alive:
+            raise DisconnectionError("idle connection died")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

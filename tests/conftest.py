@@ -93,7 +93,7 @@ async def fresh_postgres_schema() -> AsyncIterator[str]:
     """The URL of a new, migrated PostgreSQL schema, dropped afterwards."""
     await require_service("postgres")
     schema = f"t_{secrets.token_hex(6)}"
-    admin = await _admin_connection()
+    admin = await admin_connection()
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     separator = "&" if "?" in POSTGRES_URL else "?"
     try:
@@ -113,7 +113,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
         yield url
 
 
-async def _admin_connection() -> asyncpg.Connection:
+async def admin_connection() -> asyncpg.Connection:
     url = make_url(POSTGRES_URL)
     return await asyncpg.connect(
         host=url.host,
