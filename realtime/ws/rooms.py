@@ -14,6 +14,8 @@ no locks:
   hiccup), and the pump reads them from the version log before going on. A
   `Resync` from the broadcast does the same. So a lost or reordered message costs
   latency, never a gap.
+- Members on other processes are kept with their process. When `Liveness` finds a
+  process gone silent, every room drops its members as if they had left.
 """
 
 from __future__ import annotations
