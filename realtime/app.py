@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Passwords(),
             on_session_revoked=notifier.session_revoked,
         )
-        hub = Hub(broadcast, channels)
+        hub = Hub(broadcast, channels, database)
         await hub.start()
         rooms = Rooms(database, broadcast, channels, settings.presence_heartbeat)
         await rooms.start()

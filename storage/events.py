@@ -65,6 +65,11 @@ def _visible(user_id: int) -> sa.Select[Any]:
     )
 
 
+async def exists(conn: AsyncConnection, event_id: int) -> bool:
+    query = sa.select(sa.literal(1)).select_from(events).where(events.c.id == event_id)
+    return (await conn.execute(query)).first() is not None
+
+
 async def get_visible_event(
     conn: AsyncConnection, event_id: int, user_id: int
 ) -> tuple[EventRecord, str]:

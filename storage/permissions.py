@@ -109,3 +109,13 @@ async def members_of(conn: AsyncConnection, event_id: int) -> list[int]:
         sa.select(permissions.c.user_id).where(permissions.c.event_id == event_id)
     )
     return [r.user_id for r in rows]
+
+
+async def roles_of(conn: AsyncConnection, event_id: int, user_ids: set[int]) -> dict[int, str]:
+    """The role of each of `user_ids` that has one on the event."""
+    rows = await conn.execute(
+        sa.select(permissions.c.user_id, permissions.c.role).where(
+            permissions.c.event_id == event_id, permissions.c.user_id.in_(user_ids)
+        )
+    )
+    return {r.user_id: r.role for r in rows}

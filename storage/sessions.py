@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.tables import sessions, users
 from storage.users import User
 
+# Bound parameters per IN list: both databases cap them (SQLite at 32,766).
+_IDS_PER_QUERY = 1000
+
 
 @dataclass(frozen=True)
 class LoginSession:
@@ -81,6 +84,21 @@ async def revoke_session(
         .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
         .values(revoked_at=now, revoked_reason=reason)
     )
+
+
+async def revoked_among(conn: AsyncConnection, session_ids: set[str]) -> set[str]:
+    """Which of `session_ids` are revoked (or gone)."""
+    ids = sorted(session_ids)
+    live: set[str] = set()
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        rows = await conn.execute(
+            sa.select(sessions.c.id).where(
+                sessions.c.id.in_(ids[start : start + _IDS_PER_QUERY]),
+                sessions.c.revoked_at.is_(None),
+            )
+        )
+        live.update(r.id for r in rows)
+    return session_ids - live
 
 
 async def get_session_with_user(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -73,6 +74,27 @@ async def start_server(settings: Settings) -> RunningServer:
     if task.done():
         task.result()  # raises what went wrong at start-up
     return RunningServer(f"http://127.0.0.1:{port}", settings, server, task)
+
+
+def distributed_settings(database_url: str, broadcast_url: str, **fields: Any) -> Settings:
+    """Settings for servers sharing one database and broadcast, on channels of their
+    own, so that another run on the same Redis cannot interfere."""
+    return server_settings(
+        database_url=database_url,
+        broadcast_url=broadcast_url,
+        broadcast_namespace=f"test-{secrets.token_hex(4)}",
+        **fields,
+    )
+
+
+async def start_pair(settings: Settings) -> list[RunningServer]:
+    """Two servers of one deployment, as two processes would be."""
+    first = await start_server(settings)
+    try:
+        return [first, await start_server(settings)]
+    except BaseException:
+        await first.stop()
+        raise
 
 
 async def eventually(

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtime import codec
@@ -19,19 +19,30 @@ from realtime.broadcast import Broadcast, Message
 from realtime.notify import Channels
 from realtime.ws.connection import CLOSE_UNAUTHENTICATED, Connection
 from realtime.ws.messages import Frame
+from storage import sessions as session_store
+from storage.database import Database
 
 log = logging.getLogger(__name__)
 
 
 class Listener:
-    """A task that feeds one channel's messages to a callback, subscribed before `ready`."""
+    """A task that feeds one channel's messages to a callback, subscribed before `ready`.
+
+    Messages missed while Redis was away are lost; `on_resync`, when given, runs after
+    such a gap so that the owner can read what it missed from the database.
+    """
 
     def __init__(
-        self, broadcast: Broadcast, channel: str, on_message: Callable[[dict[str, Any]], None]
+        self,
+        broadcast: Broadcast,
+        channel: str,
+        on_message: Callable[[dict[str, Any]], None],
+        on_resync: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.channel = channel
         self._broadcast = broadcast
         self._on_message = on_message
+        self._on_resync = on_resync
         self.ready = asyncio.Event()
         self.task = asyncio.create_task(self._run(), name=f"listen-{channel}")
 
@@ -39,12 +50,13 @@ class Listener:
         async with self._broadcast.subscribe(self.channel) as subscription:
             self.ready.set()
             async for delivery in subscription:
-                if not isinstance(delivery, Message):
-                    continue  # notices missed while Redis was away are not replayed
                 try:
-                    self._on_message(codec.decode_json(delivery.payload))
+                    if isinstance(delivery, Message):
+                        self._on_message(codec.decode_json(delivery.payload))
+                    elif self._on_resync is not None:
+                        await self._on_resync()
                 except Exception:
-                    log.exception("listener %s: bad message", self.channel)
+                    log.exception("listener %s: handling %r failed", self.channel, delivery)
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -53,9 +65,10 @@ class Listener:
 
 
 class Hub:
-    def __init__(self, broadcast: Broadcast, channels: Channels) -> None:
+    def __init__(self, broadcast: Broadcast, channels: Channels, database: Database) -> None:
         self._broadcast = broadcast
         self._channels = channels
+        self._database = database
         self._by_login: dict[str, set[Connection]] = defaultdict(set)
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
         self._users: dict[int, Listener] = {}
@@ -67,7 +80,10 @@ class Hub:
 
     async def start(self) -> None:
         self._sessions = Listener(
-            self._broadcast, self._channels.sessions, self._on_session_message
+            self._broadcast,
+            self._channels.sessions,
+            self._on_session_message,
+            on_resync=self._close_revoked_sessions,
         )
         await self._sessions.ready.wait()
 
@@ -114,9 +130,20 @@ class Hub:
         self._users.clear()
 
     def _on_session_message(self, message: dict[str, Any]) -> None:
-        if message.get("type") != "session_revoked":
+        if message.get("type") == "session_revoked":
+            self._close_session(message["session_id"])
+
+    async def _close_revoked_sessions(self) -> None:
+        """Logouts published while Redis was away never arrived: ask the database."""
+        if not self._by_login:
             return
-        for connection in list(self._by_login.get(message["session_id"], ())):
+        async with self._database.read() as conn:
+            revoked = await session_store.revoked_among(conn, set(self._by_login))
+        for session_id in revoked:
+            self._close_session(session_id)
+
+    def _close_session(self, session_id: str) -> None:
+        for connection in list(self._by_login.get(session_id, ())):
             connection.send(
                 Frame({"type": "error", "code": "token_revoked", "message": "logged out"})
             )

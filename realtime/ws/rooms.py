@@ -37,6 +37,7 @@ from realtime.ws.messages import Frame
 from realtime.ws.presence import Member, PresenceDelta, without_session
 from storage import events as event_store
 from storage import history
+from storage import permissions as permission_store
 from storage.database import Database
 from storage.document import parse_time
 from storage.errors import TandemError
@@ -57,6 +58,8 @@ class LocalMember:
     state: Any
     # The last version this socket has been sent (in `joined` or since).
     version: int
+    # As last told to the socket (`joined`, then `access`).
+    role: str
 
     def as_member(self) -> Member:
         return self.connection.member(self.state)
@@ -157,7 +160,7 @@ class Room:
             return
         # What was gathered before this socket joined is news only to the others.
         await self._flush_presence()
-        member = LocalMember(connection, None, joined["version"])
+        member = LocalMember(connection, None, joined["version"], joined["role"])
         self.members[connection.session] = member
         joined["members"] = [m.as_member() for m in self.members.values()]
         joined["members"] += [member for _, member in self.remote.values()]
@@ -215,6 +218,9 @@ class Room:
     async def _on_delivery(self, delivery: Message | Resync) -> None:
         if isinstance(delivery, Resync):
             log.info("room %s: resync (%s)", self.event_id, delivery.reason)
+            # First who may still be here: a revoke published while the broadcast
+            # was away never arrived, and the versions caught up next are not theirs.
+            await self._recheck_members()
             await self._catch_up()
             if delivery.reason == "reconnected":
                 await self._publish({"type": "presence_sync"})
@@ -241,6 +247,27 @@ class Room:
             self._deliver(message)
         else:
             await self._catch_up()
+
+    async def _recheck_members(self) -> None:
+        """Bring every member's role in line with the database: `access` or `removed`."""
+        if not self.members:
+            return
+        users = {m.connection.user_id for m in self.members.values()}
+        async with self._rooms.database.read() as conn:
+            roles = await permission_store.roles_of(conn, self.event_id, users)
+            deleted = roles.keys() != users and not await event_store.exists(conn, self.event_id)
+        gone = "deleted" if deleted else "revoked"
+        for member in list(self.members.values()):
+            role = roles.get(member.connection.user_id)
+            if role is None:
+                frame = Frame({"type": "removed", "event_id": self.event_id, "reason": gone})
+                member.connection.send(frame)
+                self._leave(member.connection, notify=False)
+            elif role != member.role:
+                member.role = role
+                member.connection.send(
+                    Frame({"type": "access", "event_id": self.event_id, "role": role})
+                )
 
     async def _catch_up(self) -> None:
         """Deliver every version after `self.version` from the version log."""
@@ -286,6 +313,7 @@ class Room:
         frame = Frame({"type": "access", "event_id": self.event_id, "role": message["role"]})
         for member in self.members.values():
             if member.connection.user_id == message["user_id"]:
+                member.role = message["role"]
                 member.connection.send(frame)
 
     def _on_removed(self, message: dict[str, Any]) -> None:

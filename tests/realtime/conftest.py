@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.conftest import fresh_postgres_schema
 from tests.realtime.redis_server import RedisServer, require_services
 from tests.support import RunningServer
 from tests.ws_client import Sockets
@@ -36,3 +37,10 @@ def throwaway_redis() -> Iterator[RedisServer]:
         yield redis
     finally:
         redis.close()
+
+
+@pytest.fixture
+async def shared_postgres() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL schema for several servers to share."""
+    async with fresh_postgres_schema() as url:
+        yield url

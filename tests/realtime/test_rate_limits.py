@@ -4,7 +4,6 @@ per address and per username, REST calls per user, shared by every process throu
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,7 +12,13 @@ import pytest
 from realtime.settings import Settings
 from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
 from tests.realtime.redis_server import RedisServer
-from tests.support import RunningServer, register, server_settings, start_server
+from tests.support import (
+    distributed_settings,
+    register,
+    server_settings,
+    start_pair,
+    start_server,
+)
 
 
 @pytest.fixture
@@ -92,26 +97,12 @@ async def test_api_calls_are_limited_per_user(settings: Settings) -> None:
         await running.stop()
 
 
-async def start_pair(settings: Settings) -> list[RunningServer]:
-    first = await start_server(settings)
-    try:
-        return [first, await start_server(settings)]
-    except BaseException:
-        await first.stop()
-        raise
-
-
 async def test_processes_share_one_count_in_redis() -> None:
     """In distributed mode a user cannot multiply their budget by switching processes."""
     await require_service("postgres")
     await require_service("redis")
     async with fresh_postgres_schema() as database_url:
-        settings = server_settings(
-            database_url=database_url,
-            broadcast_url=REDIS_URL,
-            broadcast_namespace=f"test-{secrets.token_hex(4)}",
-            api_rate_per_user="4/minute",
-        )
+        settings = distributed_settings(database_url, REDIS_URL, api_rate_per_user="4/minute")
         servers = await start_pair(settings)
         try:
             async with (

@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
+from tests.conftest import REDIS_URL, require_service
 from tests.realtime.redis_server import RedisServer
 from tests.support import (
     Account,
     RunningServer,
     create_event,
+    distributed_settings,
     eventually,
     register,
-    server_settings,
     share,
-    start_server,
+    start_pair,
 )
 from tests.ws_client import Sockets, Writer, WSClient
 
@@ -154,33 +153,10 @@ async def test_one_process_delivers_every_version_once_in_order(
     assert sum(w.conflicts for w in stream.writers) > 0, "the race never conflicted"
 
 
-@pytest.fixture
-async def shared_postgres() -> AsyncIterator[str]:
-    """A fresh, migrated PostgreSQL schema for several servers to share."""
-    async with fresh_postgres_schema() as url:
-        yield url
-
-
-async def start_pair(database_url: str, broadcast_url: str) -> list[RunningServer]:
-    settings = server_settings(
-        database_url=database_url,
-        broadcast_url=broadcast_url,
-        # Its own channels, so that another run on the shared Redis cannot interfere.
-        broadcast_namespace=f"test-{secrets.token_hex(4)}",
-    )
-    first = await start_server(settings)
-    try:
-        second = await start_server(settings)
-    except BaseException:
-        await first.stop()
-        raise
-    return [first, second]
-
-
 async def test_two_processes_deliver_every_version_once_in_order(shared_postgres: str) -> None:
     """Two servers on one PostgreSQL and one Redis: clients on both see one gapless order."""
     await require_service("redis")
-    servers = await start_pair(shared_postgres, REDIS_URL)
+    servers = await start_pair(distributed_settings(shared_postgres, REDIS_URL))
     try:
         async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as http:
             stream = await run_stream(
@@ -195,7 +171,7 @@ async def test_redis_restart_mid_stream_loses_nothing(
     shared_postgres: str, throwaway_redis: RedisServer
 ) -> None:
     """Redis restarted mid-stream: no version is lost, duplicated or reordered anywhere."""
-    servers = await start_pair(shared_postgres, throwaway_redis.url)
+    servers = await start_pair(distributed_settings(shared_postgres, throwaway_redis.url))
 
     async def restart() -> None:
         await asyncio.to_thread(throwaway_redis.stop)

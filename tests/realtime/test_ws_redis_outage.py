@@ -1,0 +1,107 @@
+"""What a Redis outage must not cost (PROTOCOL.md, Sharing and Auth): a revoke, a role
+change or a logout made while the processes could not tell each other still reaches
+the sockets on the other process once Redis is back, from the database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.realtime.redis_server import RedisServer
+from tests.support import (
+    create_event,
+    distributed_settings,
+    register,
+    set_role,
+    share,
+    start_pair,
+    title_ops,
+)
+from tests.ws_client import Sockets, is_error, is_type
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Outage:
+    """Two servers on one Redis that the test stops and starts: REST goes to the first,
+    the sockets under test are on the second."""
+
+    redis: RedisServer
+    http: httpx.AsyncClient
+    ws_url: str
+    sockets: Sockets
+
+
+@pytest.fixture
+async def outage(shared_postgres: str, throwaway_redis: RedisServer) -> AsyncIterator[Outage]:
+    first, second = await start_pair(distributed_settings(shared_postgres, throwaway_redis.url))
+    sockets = Sockets()
+    try:
+        async with httpx.AsyncClient(base_url=first.url) as http:
+            yield Outage(throwaway_redis, http, second.ws_url, sockets)
+    finally:
+        await sockets.close_all()
+        await asyncio.gather(first.stop(), second.stop())
+
+
+async def test_revoke_and_role_change_during_an_outage_reach_the_room_after_it(
+    outage: Outage,
+) -> None:
+    http, sockets = outage.http, outage.sockets
+    alice, bob, carol = await register(http), await register(http), await register(http)
+    event_id = (await create_event(http, alice))["id"]
+    doomed = (await create_event(http, alice))["id"]
+    await share(http, alice, event_id, bob, "editor")
+    await share(http, alice, event_id, carol, "editor")
+    await share(http, alice, doomed, carol, "viewer")
+    b = await sockets.joined(outage.ws_url, bob.access_token, event_id)
+    c = await sockets.joined(outage.ws_url, carol.access_token, event_id)
+    await c.join(doomed)
+
+    await asyncio.to_thread(outage.redis.stop)
+    revoked = await http.delete(
+        f"/api/v1/events/{event_id}/permissions/{bob.id}", headers=alice.headers
+    )
+    assert revoked.status_code == 204
+    await set_role(http, alice, event_id, carol, "viewer")
+    edited = await http.patch(
+        f"/api/v1/events/{event_id}",
+        json=title_ops("after the revoke"),
+        headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert edited.status_code == 200
+    deleted = await http.delete(f"/api/v1/events/{doomed}", headers=alice.headers)
+    assert deleted.status_code == 204
+    await asyncio.to_thread(outage.redis.start)
+
+    removed = await b.recv_until(is_type("removed", event_id), timeout=30)
+    assert removed["reason"] == "revoked"
+    access = await c.recv_until(is_type("access", event_id), timeout=30)
+    assert access["role"] == "viewer"
+    patch = await c.recv_until(is_type("patch", event_id), timeout=30)
+    assert patch["version"] == 2
+    gone = await c.recv_until(is_type("removed", doomed), timeout=30)
+    assert gone["reason"] == "deleted"
+    await b.ping()
+    assert not [m for m in b.log if m.get("type") == "patch"], "a revoked user saw an edit"
+
+
+async def test_logout_during_an_outage_closes_the_socket_after_it(outage: Outage) -> None:
+    http, sockets = outage.http, outage.sockets
+    bob = await register(http)
+    b = await sockets.ready(outage.ws_url, bob.access_token)
+    await asyncio.to_thread(outage.redis.stop)
+    out = await http.post(
+        "/api/v1/auth/logout",
+        json={"refresh_token": bob.refresh_token},
+        headers=bob.headers,
+    )
+    assert out.status_code == 204
+    await asyncio.to_thread(outage.redis.start)
+    await b.recv_until(is_error("token_revoked"), timeout=30)
+    await b.expect_close(4401, timeout=10)
