@@ -11,8 +11,13 @@ from typing import Any
 # The id of the HTTP request or WebSocket connection being handled, if any.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-# Attributes every LogRecord has; anything else was passed in `extra=` and is kept.
-_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Attributes every LogRecord has; anything else was passed in `extra=` and is kept,
+# except uvicorn's copy of the message with terminal colour codes.
+_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

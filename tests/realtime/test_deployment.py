@@ -110,6 +110,8 @@ async def test_two_processes_share_edits_and_log_json(
     assert traced[0]["method"] == "PATCH"
     assert all(entry["request_id"] for entry in access)
     assert json_lines(second), "the second process logged nothing"
+    coloured = [e for e in json_lines(first) if any("\x1b" in str(v) for v in e.values())]
+    assert not coloured, "terminal colour codes in the JSON logs"
 
 
 async def test_sigterm_closes_sockets_with_1001_and_frames_are_not_compressed(
