@@ -1,11 +1,12 @@
 """The WebSocket under mutated client messages (PROTOCOL.md, WebSocket: /api/v1/ws).
 
 Valid messages of every client type are mutated from a fixed seed (fields dropped,
-retyped, pushed past limits, ops made of odd operations and paths) and sent to
-events the caller owns, edits, only views, cannot see, and that do not exist. After
-each one a `ping` marks the end of its answers. Every frame must be a contract
-frame; errors carry contract codes and leak nothing; events the caller may not edit
-never change; every close uses a contract code; the server logs no error.
+retyped, pushed past limits, ops made of odd operations and paths) and sent, in JSON
+and in MessagePack, to events the caller owns, edits, only views, cannot see, and
+that do not exist. After each one a `ping` marks the end of its answers. Every frame
+must be a contract frame; errors carry contract codes and leak nothing; events the
+caller may not edit never change; every close uses a contract code; the server logs
+no error.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.support import Account, RunningServer, create_event, register, share
-from tests.ws_client import Message, Sockets, WSClient
+from tests.ws_client import JSON, MSGPACK, Message, Sockets, WSClient
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -135,11 +137,13 @@ def mutated(rng: random.Random, message: Message) -> Message:
     return message
 
 
-def encode(rng: random.Random, message: Message) -> str:
-    text = json.dumps(message)
+def encode(rng: random.Random, message: Message, subprotocol: str) -> str | bytes:
+    data: str | bytes = (
+        msgspec.msgpack.encode(message) if subprotocol == MSGPACK else json.dumps(message)
+    )
     if rng.random() < 0.05:
-        return text[: rng.randrange(len(text))]  # cut short
-    return text
+        return data[: rng.randrange(len(data))]  # cut short
+    return data
 
 
 def check_frame(frame: Message, targets: Targets) -> None:
@@ -156,7 +160,7 @@ def check_frame(frame: Message, targets: Targets) -> None:
         assert frame["event_id"] in (targets.owned, targets.edited), frame
 
 
-async def exchange(ws: WSClient, raw: str) -> list[Message]:
+async def exchange(ws: WSClient, raw: str | bytes) -> list[Message]:
     """Send one frame, then a ping; the frames that came back before the pong (or the close)."""
     with contextlib.suppress(ConnectionClosed):
         await ws.send_raw(raw)
@@ -175,7 +179,9 @@ async def exchange(ws: WSClient, raw: str) -> list[Message]:
     return frames
 
 
+@pytest.mark.parametrize("subprotocol", [JSON, MSGPACK])
 async def test_mutated_messages_get_contract_answers_only(
+    subprotocol: str,
     server: RunningServer,
     client: httpx.AsyncClient,
     sockets: Sockets,
@@ -192,17 +198,17 @@ async def test_mutated_messages_get_contract_answers_only(
     await share(client, alice, targets.viewed, bob, "viewer")
     rng = random.Random(SEED)
     caplog.set_level(logging.WARNING)
-    ws = await sockets.ready(server.ws_url, bob.access_token)
+    ws = await sockets.ready(server.ws_url, bob.access_token, subprotocol=subprotocol)
     seen: Counter[str] = Counter()  # frame types, error codes and closes
     for n in range(MESSAGES):
-        raw = encode(rng, mutated(rng, valid_message(rng, targets, n)))
+        raw = encode(rng, mutated(rng, valid_message(rng, targets, n)), subprotocol)
         for frame in await exchange(ws, raw):
             check_frame(frame, targets)
             seen[frame["code"] if frame["type"] == "error" else frame["type"]] += 1
         if ws.closed.is_set():
-            assert ws.close_code in CONTRACT_CLOSES, f"closed {ws.close_code} after {raw[:200]}"
+            assert ws.close_code in CONTRACT_CLOSES, f"closed {ws.close_code} after {raw[:200]!r}"
             seen[f"close {ws.close_code}"] += 1
-            ws = await sockets.ready(server.ws_url, bob.access_token)
+            ws = await sockets.ready(server.ws_url, bob.access_token, subprotocol=subprotocol)
     # The mutations must get past the parser to the edit engine's rules.
     reached = {"joined", "ack", "invalid_message", "invalid_patch", "forbidden", "not_found"}
     assert reached <= seen.keys(), seen
