@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from storage.patching import escape
+
 JSON = "application/json"
 MSGPACK = "application/msgpack"
 JSON_PATCH = "application/json-patch+json"
@@ -52,7 +54,7 @@ def _nul_pointer(value: Any, pointer: str) -> str | None:
         return pointer if "\x00" in value else None
     if isinstance(value, dict):
         for key, item in value.items():
-            inner = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            inner = f"{pointer}/{escape(str(key))}"
             if isinstance(key, str) and "\x00" in key:
                 return inner
             found = _nul_pointer(item, inner)
