@@ -26,14 +26,19 @@ def caught_up_with(page: DemoPage, value: str) -> bool:
     )
 
 
+async def cut_off(page: DemoPage, proxy: CuttableProxy) -> None:
+    """Drop the page's connection and wait until it shows that it is reconnecting."""
+    proxy.cut()
+    await expect(page.connection).to_have_attribute("data-state", "reconnecting")
+
+
 async def test_a_dropped_connection_recovers_and_shows_what_was_missed(
     new_page: NewPage, proxy: CuttableProxy
 ) -> None:
     """Bob's edit made while Ann was cut off reaches her page through the rejoin's catch-up."""
     ann, bob = await two_people_sharing(new_page, "Planning", "editor", ann_url=proxy.url)
 
-    proxy.cut()
-    await expect(ann.connection).to_have_attribute("data-state", "reconnecting")
+    await cut_off(ann, proxy)
     await ann.screenshot("reconnecting")
     await bob.edit("title", "Planning, moved to Friday")
     await bob.saved("Planning, moved to Friday")
@@ -54,8 +59,7 @@ async def test_an_offline_edit_that_conflicts_is_reported(
     """Both retitle while Ann is cut off: Bob's came first, and Ann is told hers was not saved."""
     ann, bob = await two_people_sharing(new_page, "Offsite", "editor", ann_url=proxy.url)
 
-    proxy.cut()
-    await expect(ann.connection).to_have_attribute("data-state", "reconnecting")
+    await cut_off(ann, proxy)
     await ann.edit("title", "Offsite by Ann")
     await bob.edit("title", "Offsite by Bob")
     await bob.saved("Offsite by Bob")
