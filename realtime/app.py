@@ -18,17 +18,17 @@ from starlette.staticfiles import StaticFiles
 from auth.passwords import Passwords
 from auth.service import AuthService
 from auth.tokens import TokenCodec
-from realtime import docs, routes_auth, routes_events, routes_history, routes_sharing
 from realtime.broadcast import create_broadcast
-from realtime.calendar import Calendar
-from realtime.errors import EXCEPTION_HANDLERS
-from realtime.health import health
-from realtime.middleware import RequestEnvelope
-from realtime.notify import Channels, Notifier
-from realtime.ratelimit import RateLimits
-from realtime.resources import Resources
-from realtime.routes_metrics import metrics
+from realtime.http import docs, routes_auth, routes_events, routes_history, routes_sharing
+from realtime.http.errors import EXCEPTION_HANDLERS
+from realtime.http.middleware import RequestEnvelope
+from realtime.ops.health import health
+from realtime.ops.metrics_route import metrics
+from realtime.ops.rate_limits import RateLimits
+from realtime.services import Resources
 from realtime.settings import Settings, load_settings
+from realtime.usecases.calendar import Calendar
+from realtime.usecases.notify import Channels, Notifier
 from realtime.ws.connection import CLOSE_GOING_AWAY
 from realtime.ws.endpoint import websocket_endpoint
 from realtime.ws.hub import Hub

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 from realtime.broadcast import redact_url
-from realtime.logs import configure_logging
+from realtime.ops.logs import configure_logging
 from realtime.settings import Settings, SettingsError, load_settings
 from storage.database import Database
 from storage.migrate import migrate, schema_is_current
@@ -87,7 +87,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         ws_per_message_deflate=False,
         ws_ping_interval=WS_PING_INTERVAL,
         ws_ping_timeout=WS_PING_TIMEOUT,
-        # Logging is ours (JSON lines, see realtime/logs.py), and so is the access line.
+        # Logging is ours (JSON lines, see realtime/ops/logs.py), and so is the access line.
         log_config=None,
         log_level=settings.log_level,
         access_log=False,

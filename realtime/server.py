@@ -21,8 +21,8 @@ from typing import Any
 import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
 
-from realtime.logs import configure_logging
-from realtime.metrics import MULTIPROCESS_DIR_VARIABLE
+from realtime.ops.logs import configure_logging
+from realtime.ops.metrics import MULTIPROCESS_DIR_VARIABLE
 from realtime.ws.connection import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)

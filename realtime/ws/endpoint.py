@@ -12,9 +12,9 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.service import Principal
-from realtime import metrics
-from realtime.openapi import Operation, describe
-from realtime.resources import Resources, resources, user_json
+from realtime.http.openapi import Operation, describe
+from realtime.ops import metrics
+from realtime.services import Resources, resources, user_json
 from realtime.ws.connection import (
     CLOSE_AUTH_TIMEOUT,
     CLOSE_MALFORMED,

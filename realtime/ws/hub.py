@@ -16,7 +16,7 @@ from typing import Any
 
 from realtime import codec
 from realtime.broadcast import Broadcast, Message
-from realtime.notify import Channels
+from realtime.usecases.notify import Channels
 from realtime.ws.connection import CLOSE_UNAUTHENTICATED, Connection
 from realtime.ws.messages import Frame
 from storage import sessions as session_store

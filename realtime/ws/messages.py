@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from realtime import codec, metrics
+from realtime import codec
+from realtime.ops import metrics
 from storage.records import MAX_ID
 
 JSON_PROTOCOL = "tandem.v1.json"

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from realtime import codec, metrics
+from realtime import codec
 from realtime.broadcast import Broadcast, BroadcastUnavailable, Message, Resync, Subscription
-from realtime.notify import Channels, patch_message
-from realtime.shapes import event_json
+from realtime.ops import metrics
+from realtime.usecases.notify import Channels, patch_message
+from realtime.wire import event_json
 from realtime.ws.connection import Connection
 from realtime.ws.liveness import Liveness
 from realtime.ws.messages import Frame

@@ -13,8 +13,8 @@ from playwright.async_api import Browser
 from playwright.async_api import Route as BrowserRoute
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from realtime.errors import HTTP_STATUS
-from realtime.openapi import Operation, build_document, describe
+from realtime.http.errors import HTTP_STATUS
+from realtime.http.openapi import Operation, build_document, describe
 from storage.records import MAX_ID
 from tests.shared_docs import SHARED, require_shared
 from tests.support import RunningServer

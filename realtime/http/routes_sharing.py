@@ -8,12 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime import api_models
-from realtime.calendar import Grant
-from realtime.http import api_response, parse_object
-from realtime.openapi import Operation, describe
-from realtime.resources import authenticate, resources
-from realtime.shapes import permission_json
+from realtime.http import wire_models
+from realtime.http.bodies import api_response, parse_object
+from realtime.http.openapi import Operation, describe
+from realtime.services import authenticate, resources
+from realtime.usecases.calendar import Grant
+from realtime.wire import permission_json
 from storage.engine import require_role
 from storage.errors import validation_error
 from storage.permissions import list_permissions
@@ -56,8 +56,8 @@ async def _permissions_response(request: Request, event_id: int) -> Response:
     Operation(
         summary="Share an event as editor or viewer (owner)",
         tag="sharing",
-        body=api_models.ShareRequest,
-        responses={200: api_models.Permissions},
+        body=wire_models.ShareRequest,
+        responses={200: wire_models.Permissions},
         errors=("not_found", "forbidden"),
     )
 )
@@ -73,7 +73,7 @@ async def share(request: Request) -> Response:
     Operation(
         summary="Everyone with access to an event (viewer or more)",
         tag="sharing",
-        responses={200: api_models.Permissions},
+        responses={200: wire_models.Permissions},
         errors=("not_found",),
     )
 )
@@ -89,8 +89,8 @@ async def get_permissions(request: Request) -> Response:
     Operation(
         summary="Change a user's role; owner transfers ownership (owner)",
         tag="sharing",
-        body=api_models.RoleChange,
-        responses={200: api_models.Permissions},
+        body=wire_models.RoleChange,
+        responses={200: wire_models.Permissions},
         errors=("not_found", "forbidden"),
     )
 )

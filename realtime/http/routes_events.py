@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime import api_models, codec
-from realtime.calendar import conflict_json
-from realtime.http import api_response, parse_body, parse_object
-from realtime.openapi import IF_MATCH, LIMIT, ON_CONFLICT, Operation, Param, describe
-from realtime.params import (
+from realtime import codec
+from realtime.http import wire_models
+from realtime.http.bodies import api_response, parse_body, parse_object
+from realtime.http.openapi import IF_MATCH, LIMIT, ON_CONFLICT, Operation, Param, describe
+from realtime.http.params import (
     if_match,
     on_conflict_reject,
     query_bool,
@@ -19,16 +19,17 @@ from realtime.params import (
     query_time,
     query_window,
 )
-from realtime.resources import authenticate, resources
-from realtime.shapes import event_json
+from realtime.services import authenticate, resources
+from realtime.usecases.calendar import conflict_json
+from realtime.wire import event_json
 from storage import events as event_store
 from storage.engine import EditResult
 from storage.errors import validation_error
 from storage.records import ROLES, EventRecord
 
 PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
-START = Param("start", api_models.Time, "only events with an occurrence ending after this")
-END = Param("end", api_models.Time, "only events with an occurrence starting before this")
+START = Param("start", wire_models.Time, "only events with an occurrence ending after this")
+END = Param("end", wire_models.Time, "only events with an occurrence starting before this")
 READ_ERRORS = ("not_found",)
 EDIT_ERRORS = ("not_found", "forbidden", "precondition_failed")
 
@@ -45,9 +46,9 @@ def _edit_response(request: Request, result: EditResult) -> Response:
     Operation(
         summary="Create an event; the caller owns it",
         tag="events",
-        body=api_models.NewEvent,
+        body=wire_models.NewEvent,
         query=(ON_CONFLICT,),
-        responses={201: api_models.Event},
+        responses={201: wire_models.Event},
         errors=("schedule_conflict",),
         etag=True,
     )
@@ -65,8 +66,8 @@ async def create_event(request: Request) -> Response:
     Operation(
         summary="Create up to 500 events, all or nothing",
         tag="events",
-        body=api_models.NewEvents,
-        responses={201: api_models.CreatedEvents},
+        body=wire_models.NewEvents,
+        responses={201: wire_models.CreatedEvents},
     )
 )
 async def create_batch(request: Request) -> Response:
@@ -85,12 +86,12 @@ async def create_batch(request: Request) -> Response:
             START,
             END,
             Param("q", str, "text in the title, description or location"),
-            Param("role", api_models.Role, "only events where the caller has this role"),
+            Param("role", wire_models.Role, "only events where the caller has this role"),
             LIMIT,
             Param("cursor", str, "next_cursor of the last page"),
             Param("expand", bool, "one item per occurrence in start..end (both needed)"),
         ),
-        responses={200: api_models.EventPage},
+        responses={200: wire_models.EventPage},
     )
 )
 async def list_events(request: Request) -> Response:
@@ -132,10 +133,10 @@ async def list_events(request: Request) -> Response:
         summary="Every overlapping pair of occurrences in the caller's calendar",
         tag="events",
         query=(
-            Param("start", api_models.Time, required=True),
-            Param("end", api_models.Time, required=True),
+            Param("start", wire_models.Time, required=True),
+            Param("end", wire_models.Time, required=True),
         ),
-        responses={200: api_models.Conflicts},
+        responses={200: wire_models.Conflicts},
     )
 )
 async def list_conflicts(request: Request) -> Response:
@@ -159,8 +160,8 @@ async def list_conflicts(request: Request) -> Response:
     Operation(
         summary="One event (viewer or more)",
         tag="events",
-        query=(Param("as_of", api_models.Time, "the event as it stood at this time"),),
-        responses={200: api_models.Event},
+        query=(Param("as_of", wire_models.Time, "the event as it stood at this time"),),
+        responses={200: wire_models.Event},
         errors=READ_ERRORS,
         etag=True,
     )
@@ -181,10 +182,10 @@ async def get_event(request: Request) -> Response:
     Operation(
         summary="Change any subset of the document's fields (editor or more)",
         tag="events",
-        body=api_models.EventChanges,
+        body=wire_models.EventChanges,
         query=(ON_CONFLICT,),
         headers=(IF_MATCH,),
-        responses={200: api_models.Event},
+        responses={200: wire_models.Event},
         errors=(*EDIT_ERRORS, "schedule_conflict"),
         etag=True,
     )
@@ -206,10 +207,10 @@ async def update_event(request: Request) -> Response:
     Operation(
         summary="Apply an RFC 6902 JSON Patch to the document (editor or more)",
         tag="events",
-        body=api_models.Patch,
+        body=wire_models.Patch,
         body_media=PATCH_MEDIA,
         headers=(IF_MATCH,),
-        responses={200: api_models.Event},
+        responses={200: wire_models.Event},
         errors=(*EDIT_ERRORS, "invalid_patch", "invalid_event", "test_failed"),
         etag=True,
     )

@@ -10,9 +10,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from realtime.metrics import MULTIPROCESS_DIR_VARIABLE
-from realtime.openapi import Operation, describe
-from realtime.resources import resources
+from realtime.http.openapi import Operation, describe
+from realtime.ops.metrics import MULTIPROCESS_DIR_VARIABLE
+from realtime.services import resources
 from storage.errors import TandemError
 
 

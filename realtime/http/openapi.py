@@ -4,7 +4,7 @@ Every path, method and path parameter comes from the router; each handler carrie
 `Operation` (attached with `@describe`) naming its models, parameters and error
 codes; each error code's status comes from the one HTTP_STATUS table. A route
 without a declaration makes generation fail, so the document cannot silently miss
-one. The models are msgspec structs (realtime.api_models); msgspec emits JSON
+one. The models are msgspec structs (realtime.http.wire_models); msgspec emits JSON
 Schema 2020-12, the dialect of OpenAPI 3.1.
 """
 
@@ -20,8 +20,9 @@ import msgspec
 from starlette.convertors import Convertor, IntegerConvertor
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from realtime import api_models, codec
-from realtime.errors import HTTP_STATUS
+from realtime import codec
+from realtime.http import wire_models
+from realtime.http.errors import HTTP_STATUS
 
 API_PREFIX = "/api/v1"
 JSON_AND_MSGPACK = (codec.JSON, codec.MSGPACK)
@@ -67,11 +68,13 @@ class Operation:
 
 
 # Parameters that several routes take.
-LIMIT = Param("limit", api_models.PageSize)
-IF_MATCH = Param("If-Match", api_models.ETag, "refuse with 412 unless the event is at this version")
+LIMIT = Param("limit", wire_models.PageSize)
+IF_MATCH = Param(
+    "If-Match", wire_models.ETag, "refuse with 412 unless the event is at this version"
+)
 ON_CONFLICT = Param(
     "on_conflict",
-    api_models.ConflictPolicy,
+    wire_models.ConflictPolicy,
     "reject: refuse with 409 schedule_conflict an event that overlaps one the caller can see",
 )
 
@@ -91,7 +94,7 @@ def declaration(endpoint: Any, path: str) -> Operation:
     if not isinstance(found, Operation):
         raise RuntimeError(
             f"route {path} ({getattr(endpoint, '__qualname__', endpoint)!r}) has no OpenAPI "
-            "declaration: decorate its handler with realtime.openapi.describe(Operation(...))"
+            "declaration: decorate its handler with realtime.http.openapi.describe(Operation(...))"
         )
     return found
 
@@ -222,7 +225,7 @@ def _responses(
     by_status: dict[int, list[str]] = defaultdict(list)
     for code in dict.fromkeys((*operation.errors, *implied)):
         if code not in HTTP_STATUS:
-            raise RuntimeError(f"{path}: {code!r} is not an error code of realtime.errors")
+            raise RuntimeError(f"{path}: {code!r} is not an error code of realtime.http.errors")
         by_status[HTTP_STATUS[code]].append(code)
     for status, codes in sorted(by_status.items()):
         if str(status) in responses:

@@ -8,8 +8,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from realtime import metrics
-from realtime.http import api_response
+from realtime.http.bodies import api_response
+from realtime.ops import metrics
 from storage.errors import TandemError
 
 HTTP_STATUS: dict[str, int] = {
@@ -81,5 +81,5 @@ EXCEPTION_HANDLERS = {
     TandemError: on_tandem_error,
     HTTPException: on_http_exception,
 }
-# Anything else is answered 500 internal_error by realtime.middleware.RequestEnvelope,
+# Anything else is answered 500 internal_error by realtime.http.middleware.RequestEnvelope,
 # which wraps these handlers, so that the answer carries the request id.

@@ -1,7 +1,7 @@
 """The wire contract's bodies as typed models, from which /openapi.json takes its schemas.
 
 The limits come from the modules that enforce them (auth.rules, storage.document,
-storage.patching, realtime.calendar), so the documented schema moves with the code.
+storage.patching, realtime.usecases.calendar), so the documented schema moves with the code.
 Pure: no I/O.
 """
 
@@ -15,7 +15,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from starlette.convertors import Convertor, register_url_convertor
 
 from auth.rules import MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, USERNAME
-from realtime.calendar import MAX_BATCH
+from realtime.usecases.calendar import MAX_BATCH
 from storage.document import DEFAULTS, MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
 from storage.patching import MAX_OPS
 from storage.records import MAX_ID

@@ -15,8 +15,8 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from realtime import codec
-from realtime.health import tandem_version
-from realtime.openapi import Operation, build_document, describe
+from realtime.http.openapi import Operation, build_document, describe
+from realtime.ops.health import tandem_version
 from storage.errors import not_found
 
 # Everything the page needs is same-origin and nothing is inline: the start-up code

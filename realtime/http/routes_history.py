@@ -8,17 +8,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime import api_models
-from realtime.http import api_response
-from realtime.openapi import LIMIT, Operation, Param, describe
-from realtime.params import query_cursor_version, query_int
-from realtime.resources import authenticate, resources
-from realtime.shapes import event_json, version_json
+from realtime.http import wire_models
+from realtime.http.bodies import api_response
+from realtime.http.openapi import LIMIT, Operation, Param, describe
+from realtime.http.params import query_cursor_version, query_int
+from realtime.services import authenticate, resources
+from realtime.wire import event_json, version_json
 from storage import history
 from storage.engine import require_role
 from storage.errors import validation_error
 
-CURSOR = Param("cursor", api_models.VersionCursor)
+CURSOR = Param("cursor", wire_models.VersionCursor)
 
 
 async def _viewer(request: Request) -> int:
@@ -39,7 +39,7 @@ def _next(cursor: int | None) -> str | None:
         summary="An event's versions, newest first",
         tag="history",
         query=(LIMIT, CURSOR),
-        responses={200: api_models.VersionPage},
+        responses={200: wire_models.VersionPage},
         errors=("not_found",),
     )
 )
@@ -59,7 +59,7 @@ async def list_history(request: Request) -> Response:
     Operation(
         summary="One version, with the document as it was then",
         tag="history",
-        responses={200: api_models.VersionWithEvent},
+        responses={200: wire_models.VersionWithEvent},
         errors=("not_found",),
     )
 )
@@ -74,7 +74,7 @@ async def get_version(request: Request) -> Response:
     Operation(
         summary="What changed from version v1 to version v2",
         tag="history",
-        responses={200: api_models.Diff},
+        responses={200: wire_models.Diff},
         errors=("not_found",),
     )
 )
@@ -97,8 +97,8 @@ async def diff(request: Request) -> Response:
     Operation(
         summary="Human-readable changes, oldest first",
         tag="history",
-        query=(LIMIT, CURSOR, Param("order", api_models.SortOrder, "desc for newest first")),
-        responses={200: api_models.Changelog},
+        query=(LIMIT, CURSOR, Param("order", wire_models.SortOrder, "desc for newest first")),
+        responses={200: wire_models.Changelog},
         errors=("not_found",),
     )
 )
@@ -133,7 +133,7 @@ async def changelog(request: Request) -> Response:
     Operation(
         summary="Make a new version whose document equals an old one's (editor or more)",
         tag="history",
-        responses={200: api_models.Event},
+        responses={200: wire_models.Event},
         errors=("not_found", "forbidden"),
         etag=True,
     )

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from realtime import metrics
-from realtime.errors import error_response
-from realtime.logs import request_id
-from realtime.ratelimit import Quota
+from realtime.http.errors import error_response
+from realtime.ops import metrics
+from realtime.ops.logs import request_id
+from realtime.ops.rate_limits import Quota
 from storage.errors import TandemError
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from realtime import metrics
-from realtime.notify import Notifier
+from realtime.ops import metrics
+from realtime.usecases.notify import Notifier
 from storage import engine, permissions
 from storage import events as event_store
 from storage.database import Database

@@ -9,10 +9,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth.service import TokenGrant
-from realtime import api_models, codec
-from realtime.http import api_response, parse_object
-from realtime.openapi import Operation, describe
-from realtime.resources import authenticate, resources, user_json
+from realtime import codec
+from realtime.http import wire_models
+from realtime.http.bodies import api_response, parse_object
+from realtime.http.openapi import Operation, describe
+from realtime.services import authenticate, resources, user_json
 
 # Form bodies too, so that OAuth2 password-flow clients (and /docs) can log in.
 LOGIN_MEDIA = (codec.JSON, codec.MSGPACK, codec.FORM)
@@ -34,8 +35,8 @@ def grant_json(grant: TokenGrant) -> dict[str, Any]:
     Operation(
         summary="Register a user",
         tag="auth",
-        body=api_models.RegisterRequest,
-        responses={201: api_models.TokenGrant},
+        body=wire_models.RegisterRequest,
+        responses={201: wire_models.TokenGrant},
         errors=("username_taken", "email_taken"),
         auth=False,
     )
@@ -53,9 +54,9 @@ async def register(request: Request) -> Response:
     Operation(
         summary="Log in with a username (or email) and password",
         tag="auth",
-        body=api_models.LoginRequest,
+        body=wire_models.LoginRequest,
         body_media=LOGIN_MEDIA,
-        responses={200: api_models.TokenGrant},
+        responses={200: wire_models.TokenGrant},
         errors=("invalid_credentials",),
         auth=False,
     )
@@ -71,8 +72,8 @@ async def login(request: Request) -> Response:
     Operation(
         summary="Trade a refresh token for a new token pair",
         tag="auth",
-        body=api_models.RefreshRequest,
-        responses={200: api_models.TokenGrant},
+        body=wire_models.RefreshRequest,
+        responses={200: wire_models.TokenGrant},
         errors=REFRESH_ERRORS,
         auth=False,
     )
@@ -87,7 +88,7 @@ async def refresh(request: Request) -> Response:
     Operation(
         summary="Log out: the access token and its refresh token stop working",
         tag="auth",
-        body=api_models.LogoutRequest,
+        body=wire_models.LogoutRequest,
         body_required=False,
         responses={204: None},
     )
@@ -99,7 +100,7 @@ async def logout(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@describe(Operation(summary="The caller", tag="auth", responses={200: api_models.User}))
+@describe(Operation(summary="The caller", tag="auth", responses={200: wire_models.User}))
 async def me(request: Request) -> Response:
     principal = await authenticate(request)
     return api_response(request, user_json(principal.user))

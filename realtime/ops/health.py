@@ -8,10 +8,10 @@ from importlib.metadata import version as package_version
 from starlette.requests import Request
 from starlette.responses import Response
 
-from realtime import api_models
-from realtime.http import api_response
-from realtime.openapi import Operation, describe
-from realtime.resources import resources
+from realtime.http import wire_models
+from realtime.http.bodies import api_response
+from realtime.http.openapi import Operation, describe
+from realtime.services import resources
 
 
 def tandem_version() -> str:
@@ -25,7 +25,7 @@ def tandem_version() -> str:
     Operation(
         summary="Whether this process can serve, and which part cannot",
         tag="operations",
-        responses={200: api_models.Health, 503: api_models.Health},
+        responses={200: wire_models.Health, 503: wire_models.Health},
         auth=False,
     )
 )

@@ -1,4 +1,4 @@
-"""The Prometheus metrics that the server keeps (served by realtime/routes_metrics.py).
+"""The Prometheus metrics that the server keeps (served by realtime/ops/metrics_route.py).
 
 With several worker processes (`tandem serve --workers N`), PROMETHEUS_MULTIPROC_DIR
 names a directory where every process writes its samples; /metrics, answered by

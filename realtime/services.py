@@ -10,11 +10,11 @@ from starlette.requests import HTTPConnection
 
 from auth.service import AuthService, Principal
 from realtime.broadcast import Broadcast
-from realtime.calendar import Calendar
-from realtime.http import bearer_token
-from realtime.notify import Notifier
-from realtime.ratelimit import RateLimits
+from realtime.http.bodies import bearer_token
+from realtime.ops.rate_limits import RateLimits
 from realtime.settings import Settings
+from realtime.usecases.calendar import Calendar
+from realtime.usecases.notify import Notifier
 from realtime.ws.hub import Hub
 from realtime.ws.rooms import Rooms
 from storage.database import Database

@@ -1,0 +1,1 @@
+"""The REST side: routes, bodies and parameters, wire models, OpenAPI, the request envelope."""

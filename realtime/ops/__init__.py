@@ -1,0 +1,1 @@
+"""Running the server: metrics, rate limits, structured logs and health."""
