@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, sqlite_busy_timeout=settings.sqlite_busy_timeout)
         broadcast = create_broadcast(settings.broadcast_url)
         await broadcast.connect()
         channels = Channels(settings.broadcast_namespace)

@@ -60,8 +60,6 @@ async def _schema_ready(settings: Settings) -> bool:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
-    import uvicorn
-
     from realtime import server
 
     if not asyncio.run(_schema_ready(settings)):
@@ -75,16 +73,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         f"broadcast {redact_url(settings.broadcast_url)})",
         flush=True,
     )
-    config = uvicorn.Config(
+    config = server.uvicorn_config(
         "realtime.app:create_app",
+        settings,
         factory=True,
         host=host,
         port=port,
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_message_bytes,
-        # Frames are encoded once for a whole room; per-socket compression would
-        # redo that work for every socket and keep a zlib context in each.
-        ws_per_message_deflate=False,
         ws_ping_interval=WS_PING_INTERVAL,
         ws_ping_timeout=WS_PING_TIMEOUT,
         # Logging is ours (JSON lines, see realtime/ops/logs.py), and so is the access line.

@@ -23,6 +23,8 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from realtime.ops.logs import configure_logging
 from realtime.ops.metrics import MULTIPROCESS_DIR_VARIABLE
+from realtime.protocols import LingeringWebSocketProtocol, http_protocol
+from realtime.settings import Settings
 from realtime.ws.connection import CLOSE_GOING_AWAY
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,20 @@ class TandemServer(uvicorn.Server):
         if state is not None:
             await state.hub.say_goodbye(CLOSE_GOING_AWAY, "server shutting down", GOODBYE_TIMEOUT)
         await super().shutdown(sockets)
+
+
+def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
+    """uvicorn as every Tandem server runs it (`tandem serve` and the tests alike)."""
+    return uvicorn.Config(
+        app,
+        http=http_protocol(settings.http_header_timeout),
+        ws=LingeringWebSocketProtocol,
+        ws_max_size=settings.ws_max_message_bytes,
+        # Frames are encoded once for a whole room; per-socket compression would
+        # redo that work for every socket and keep a zlib context in each.
+        ws_per_message_deflate=False,
+        **options,
+    )
 
 
 def run(config: uvicorn.Config, workers: int) -> None:

@@ -42,6 +42,13 @@ class Settings:
     ws_op_rate: str = "500/second"
     # The contract's WebSocket frame limit (1009 above it).
     ws_max_message_bytes: int = 1024 * 1024
+    # Seconds a request's headers may take to arrive: a client that trickles them
+    # (slowloris) would otherwise hold a connection and a file descriptor for ever.
+    # Ten seconds is far above any real client, even on a slow mobile link.
+    http_header_timeout: float = 10.0
+    # SQLite only: seconds a writer waits for another process's write lock (a backup,
+    # the sqlite3 shell) before the request is answered 503.
+    sqlite_busy_timeout: float = 30.0
     # Seconds between a process's "alive" messages. One not heard from for three
     # of them has died: its members leave every room's presence elsewhere.
     presence_heartbeat: float = 5.0
@@ -80,6 +87,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
         ws_op_rate=_rate(env, "WS_OP_RATE", Settings.ws_op_rate),
         ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", Settings.ws_max_message_bytes),
+        http_header_timeout=_seconds(env, "HTTP_HEADER_TIMEOUT", Settings.http_header_timeout),
+        sqlite_busy_timeout=_seconds(env, "SQLITE_BUSY_TIMEOUT", Settings.sqlite_busy_timeout),
         presence_heartbeat=_seconds(env, "PRESENCE_HEARTBEAT", Settings.presence_heartbeat),
         auth_rate_per_ip=_rate(env, "AUTH_RATE_PER_IP", Settings.auth_rate_per_ip),
         auth_rate_per_username=_rate(

@@ -18,15 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# Writers wait this long for SQLite's lock before giving up (milliseconds).
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How the server's connections appear in pg_stat_activity.
 APPLICATION_NAME = "tandem"
 # A pooled PostgreSQL connection idle this long (seconds) is pinged before use, so
@@ -75,13 +73,13 @@ def sqlite_path(url: str) -> Path | None:
 class Database:
     """An async engine plus the transaction discipline Tandem relies on."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, sqlite_busy_timeout: float = 30.0) -> None:
         self.url = url
         sa_url, connect_args = parse_database_url(url)
         self.dialect = sa_url.get_backend_name()
         if self.dialect == "sqlite":
             self.engine = create_async_engine(sa_url, connect_args=connect_args)
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms=round(sqlite_busy_timeout * 1000))
         else:
             self.engine = create_async_engine(
                 sa_url,
@@ -144,17 +142,47 @@ class Database:
         return True
 
 
+# SQLSTATE prefixes that say the database cannot do any work right now, whatever
+# the statement: connection exceptions (08), operator intervention (57P01 admin
+# shutdown and 57P03 "cannot connect now" during a restart, 57P02 crash), a
+# server out of disk, memory or connections (53), and a read-only server (25006).
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
+
+
+def lost_database(exc: BaseException) -> bool:
+    """Whether `exc` means the database is unreachable or refusing work (a 503), as
+    opposed to a fault in the statement or the data (a bug: a 500)."""
+    if isinstance(exc, OSError | ConnectionError):
+        return True  # refused, reset or timed out while connecting or talking
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+        # SQLite reports locked, full, read-only and I/O failures as OperationalError.
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
 @asynccontextmanager
 async def _unavailable_on_connection_loss() -> AsyncIterator[None]:
-    """Turn a lost or refused database connection into the contract's 503."""
+    """Turn a lost, refused or unwritable database into the contract's 503.
+
+    The transaction has rolled back by the time this sees the error, so nothing
+    of the change is written.
+    """
     try:
         yield
-    except (OperationalError, InterfaceError) as exc:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
+    except (DBAPIError, OSError, ConnectionError) as exc:
+        if not lost_database(exc):
+            raise
+        log.warning("database unavailable: %s", _reason(exc))
         raise ServiceUnavailable("the database is unavailable") from exc
-    except (OSError, ConnectionError) as exc:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's exception name, which tells an operator what happened (no SQL)."""
+    original = getattr(exc, "orig", None)
+    return (original or exc).__class__.__name__
 
 
 def _ping_idle_connections(engine: AsyncEngine) -> None:
@@ -177,7 +205,7 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("idle connection died")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout, foreign keys, and our own BEGIN (the driver's is deferred)."""
 
     @sa_event.listens_for(engine.sync_engine, "connect")
@@ -185,7 +213,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -7,9 +7,10 @@ REQUIRE_SERVICES=1 (as in CI) a missing service fails the run instead.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -152,3 +153,44 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
 async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         yield http
+
+
+class _TracebackWatch(logging.Handler):
+    """Keeps every log record that carries a traceback (an exception the server did
+    not turn into a contract answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None or "Traceback" in record.getMessage():
+            self.records.append(record)
+
+
+# uvicorn's loggers do not propagate to the root logger, so both are watched.
+_WATCHED_LOGGERS = ("", "uvicorn")
+
+
+@pytest.fixture(autouse=True)
+def no_server_tracebacks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test during which a server in this process logged a traceback.
+
+    A test that provokes one on purpose says so with `@pytest.mark.traceback_expected`.
+    """
+    watch = _TracebackWatch()
+    loggers = [logging.getLogger(name) for name in _WATCHED_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(watch)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(watch)
+    if watch.records and request.node.get_closest_marker("traceback_expected") is None:
+        first = watch.records[0]
+        pytest.fail(
+            f"the server logged {len(watch.records)} traceback(s); the first, from "
+            f"{first.name}: {first.getMessage()}\n{watch.format(first)}",
+            pytrace=False,
+        )

@@ -85,6 +85,10 @@ class Served:
             time.sleep(0.05)
         raise AssertionError(f"not serving: {self.printed[-5:]} {self.logged[-5:]}")
 
+    def tracebacks(self) -> list[str]:
+        """Logged lines that carry a traceback (JSON logs put it under "exception")."""
+        return [line for line in self.logged if "Traceback" in line or '"exception":' in line]
+
     def stop(self) -> int:
         """SIGTERM, as an orchestrator stops it; the exit code."""
         if self.process.poll() is None:
@@ -118,3 +122,5 @@ def serving(
         yield served
     finally:
         served.stop()
+    # Only when the test itself passed: its own failure says more.
+    assert not served.tracebacks(), f"the server logged a traceback: {served.tracebacks()[:3]}"

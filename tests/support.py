@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 
 from realtime.app import create_app
-from realtime.server import TandemServer
+from realtime.server import TandemServer, uvicorn_config
 from realtime.settings import Settings
 
 T = TypeVar("T")
@@ -59,12 +58,10 @@ async def start_server(settings: Settings) -> RunningServer:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
+    config = uvicorn_config(
         create_app(settings),
+        settings,
         lifespan="on",
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_message_bytes,
-        ws_per_message_deflate=False,
         log_level="warning",
         timeout_graceful_shutdown=5,
     )

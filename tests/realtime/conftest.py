@@ -3,14 +3,17 @@ private Redis and PostgreSQL for fault tests."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_postgres_schema, migrated
+from tests.conftest import REDIS_URL, fresh_postgres_schema, migrated, require_service
 from tests.postgres_server import PostgresServer
+from tests.processes import base_env, tandem
 from tests.realtime.redis_server import RedisServer, require_services
-from tests.support import RunningServer
+from tests.support import TEST_SECRET, UNLIMITED, RunningServer
 from tests.ws_client import Sockets
 
 
@@ -62,3 +65,22 @@ async def throwaway_postgres() -> AsyncIterator[PostgresServer]:
         yield postgres
     finally:
         postgres.close()
+
+
+@pytest.fixture
+async def distributed_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """The environment of a distributed deployment on a fresh, migrated schema."""
+    await require_service("postgres")
+    await require_service("redis")
+    async with fresh_postgres_schema() as database_url:
+        env = base_env(
+            DATABASE_URL=database_url,
+            BROADCAST_URL=REDIS_URL,
+            BROADCAST_NAMESPACE=f"test-{secrets.token_hex(4)}",
+            SECRET_KEY=TEST_SECRET,
+            AUTH_RATE_PER_IP=UNLIMITED,
+            LOG_LEVEL="info",
+        )
+        result = tandem("migrate", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        yield env

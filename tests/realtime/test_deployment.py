@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import signal
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
@@ -18,11 +17,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect as ws_connect
 
-from tests.conftest import REDIS_URL, fresh_postgres_schema, require_service
-from tests.processes import Served, base_env, serving, tandem
+from tests.processes import Served, serving
 from tests.support import (
-    TEST_SECRET,
-    UNLIMITED,
     Account,
     create_event,
     eventually,
@@ -32,25 +28,6 @@ from tests.support import (
 from tests.ws_client import Message, Predicate, Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def distributed_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    """The environment of a distributed deployment on a fresh, migrated schema."""
-    await require_service("postgres")
-    await require_service("redis")
-    async with fresh_postgres_schema() as database_url:
-        env = base_env(
-            DATABASE_URL=database_url,
-            BROADCAST_URL=REDIS_URL,
-            BROADCAST_NAMESPACE=f"test-{secrets.token_hex(4)}",
-            SECRET_KEY=TEST_SECRET,
-            AUTH_RATE_PER_IP=UNLIMITED,
-            LOG_LEVEL="info",
-        )
-        result = tandem("migrate", env=env, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        yield env
 
 
 def json_lines(served: Served) -> list[dict]:

@@ -112,6 +112,7 @@ async def test_nul_in_any_string_is_refused_naming_where(client: httpx.AsyncClie
     assert [e["version"] for e in listed.json()["items"]] == [1]
 
 
+@pytest.mark.traceback_expected
 async def test_unexpected_error_is_500_without_details(settings: Settings) -> None:
     """A bug answers 500 internal_error without a stack trace or the exception text."""
     running = await start_server(settings)
