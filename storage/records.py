@@ -14,9 +14,6 @@ from storage.document import DOCUMENT_FIELDS, format_time
 # refuses a larger number before it reaches a query.
 MAX_ID = 2**31 - 1
 
-ROLES = ("viewer", "editor", "owner")
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
 
 @dataclass(frozen=True)
 class EventRecord:

@@ -23,9 +23,10 @@ from realtime.services import authenticate, resources
 from realtime.usecases.calendar import conflict_json
 from realtime.wire import event_json
 from storage import events as event_store
-from storage.engine import EditResult
+from storage.edits import EditResult
 from storage.errors import validation_error
-from storage.records import ROLES, EventRecord
+from storage.records import EventRecord
+from storage.roles import ROLES
 
 PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
 START = Param("start", wire_models.Time, "only events with an occurrence ending after this")

@@ -15,8 +15,8 @@ from realtime.http.params import query_cursor_version, query_int
 from realtime.services import authenticate, resources
 from realtime.wire import event_json, version_json
 from storage import history
-from storage.engine import require_role
 from storage.errors import validation_error
+from storage.permissions import require_role
 
 CURSOR = Param("cursor", wire_models.VersionCursor)
 

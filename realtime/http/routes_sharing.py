@@ -14,9 +14,8 @@ from realtime.http.openapi import Operation, describe
 from realtime.services import authenticate, resources
 from realtime.usecases.calendar import Grant
 from realtime.wire import permission_json
-from storage.engine import require_role
 from storage.errors import validation_error
-from storage.permissions import list_permissions
+from storage.permissions import list_permissions, require_role
 from storage.records import MAX_ID
 
 SHAREABLE = ("editor", "viewer")

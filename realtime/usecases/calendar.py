@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
-from storage import engine, permissions
+from storage import edits, permissions
 from storage import events as event_store
 from storage.database import Database
 from storage.document import build_document, format_time
-from storage.engine import EditResult
+from storage.edits import EditResult
 from storage.errors import TandemError, validation_error
 from storage.history import get_version
 from storage.patch_diff import make_ops
@@ -53,7 +53,7 @@ class Calendar:
         async with self._db.write() as conn:
             if reject_conflicts:
                 await _reject_conflicts(conn, user.id, document, None)
-            event = await engine.create_event(conn, user.id, document, _now())
+            event = await edits.create_event(conn, user.id, document, _now())
         metrics.EDITS_COMMITTED.labels("create").inc()
         return event
 
@@ -75,7 +75,7 @@ class Calendar:
             )
         now = _now()
         async with self._db.write() as conn:
-            created = [await engine.create_event(conn, user.id, doc, now) for doc in documents]
+            created = [await edits.create_event(conn, user.id, doc, now) for doc in documents]
         metrics.EDITS_COMMITTED.labels("create").inc(len(created))
         return created
 
@@ -122,7 +122,7 @@ class Calendar:
     async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
         """A new version whose document equals an old one's."""
         async with self._db.read() as conn:
-            await engine.require_role(conn, event_id, user.id, "viewer")
+            await permissions.require_role(conn, event_id, user.id, "viewer")
             target = (await get_version(conn, event_id, version)).record.snapshot
 
         def build(current: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,8 +132,8 @@ class Calendar:
 
     async def delete(self, user: User, event_id: int) -> None:
         async with self._db.write() as conn:
-            await engine.lock_event(conn, event_id)
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await edits.lock_event(conn, event_id)
+            await permissions.require_role(conn, event_id, user.id, "owner")
             members = await permissions.members_of(conn, event_id)
             await event_store.delete_event(conn, event_id)
         await self._notify.access_removed(event_id, members, "deleted")
@@ -142,7 +142,7 @@ class Calendar:
         now = _now()
         changed: list[tuple[int, str]] = []
         async with self._db.write() as conn:
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await permissions.require_role(conn, event_id, user.id, "owner")
             for grant in grants:
                 target = await _resolve_user(conn, grant)
                 if target.id == user.id:
@@ -158,7 +158,7 @@ class Calendar:
     async def set_role(self, user: User, event_id: int, target_id: int, role: str) -> None:
         now = _now()
         async with self._db.write() as conn:
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await permissions.require_role(conn, event_id, user.id, "owner")
             target = await get_user(conn, target_id)
             if target is None:
                 raise TandemError("not_found", f"user {target_id} not found")
@@ -179,7 +179,7 @@ class Calendar:
 
     async def revoke(self, user: User, event_id: int, target_id: int) -> None:
         async with self._db.write() as conn:
-            role = await engine.require_role(conn, event_id, user.id, "viewer")
+            role = await permissions.require_role(conn, event_id, user.id, "viewer")
             if target_id != user.id and role != "owner":
                 raise TandemError("forbidden", "only the owner can remove someone else")
             await permissions.revoke(conn, event_id, target_id)
@@ -198,7 +198,7 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         async with self._db.write() as conn:
-            result = await engine.apply_edit(
+            result = await edits.apply_edit(
                 conn,
                 event_id=event_id,
                 user_id=user.id,
@@ -229,7 +229,7 @@ async def _resolve_user(conn: AsyncConnection, grant: Grant) -> User:
     return found
 
 
-def _conflict_guard(user_id: int) -> engine.Guard:
+def _conflict_guard(user_id: int) -> edits.Guard:
     async def guard(conn: AsyncConnection, event_id: int, document: dict[str, Any]) -> None:
         await _reject_conflicts(conn, user_id, document, event_id)
 

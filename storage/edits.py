@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.errors import TandemError, not_found
 from storage.patching import apply_ops, paths_overlap, touched_paths
-from storage.records import ROLE_RANK, EventRecord, VersionRecord, event_record, version_record
+from storage.records import EventRecord, VersionRecord, event_record, version_record
 from storage.recurrence import series_span
+from storage.roles import check_role
 from storage.tables import event_versions, events, permissions
 
 # Builds the patch from the current document, inside the locked transaction: PUT
@@ -101,26 +102,6 @@ async def lock_event(conn: AsyncConnection, event_id: int) -> EventRecord | None
     return None if row is None else event_record(row)
 
 
-async def role_of(conn: AsyncConnection, event_id: int, user_id: int) -> str | None:
-    query = sa.select(permissions.c.role).where(
-        permissions.c.event_id == event_id, permissions.c.user_id == user_id
-    )
-    return (await conn.execute(query)).scalar()
-
-
-async def require_role(conn: AsyncConnection, event_id: int, user_id: int, least: str) -> str:
-    """The caller's role: not_found without any (nothing is leaked), forbidden below `least`."""
-    return _check_role(event_id, await role_of(conn, event_id, user_id), least)
-
-
-def _check_role(event_id: int, role: str | None, least: str) -> str:
-    if role is None:
-        raise not_found(f"event {event_id}")
-    if ROLE_RANK[role] < ROLE_RANK[least]:
-        raise TandemError("forbidden", f"a {role} cannot do this; {least} or above can")
-    return role
-
-
 async def _lock_for_edit(
     conn: AsyncConnection, event_id: int, user_id: int, op_id: str | None
 ) -> sa.Row[Any] | None:
@@ -176,7 +157,7 @@ async def apply_edit(
     current = event_record(row)
     # Read in the same transaction as the write, so a revoke that committed
     # first wins at once.
-    role = _check_role(event_id, row.caller_role, "editor")
+    role = check_role(event_id, row.caller_role, "editor")
     if op_id is not None and row.applied:
         # A resent op (rare): its version is read only now.
         applied = await _version_with_op_id(conn, event_id, user_id, op_id)
