@@ -20,7 +20,6 @@ from realtime.http.params import (
     query_window,
 )
 from realtime.services import authenticate, resources
-from realtime.usecases.calendar import conflict_json
 from realtime.wire import event_json
 from storage import events as event_store
 from storage.edits import EditResult
@@ -149,8 +148,8 @@ async def list_conflicts(request: Request) -> Response:
     pairs = event_store.overlapping_pairs(found)
     items = [
         {
-            "a": conflict_json(a.event.id, a.event.document["title"], a.start, a.end),
-            "b": conflict_json(b.event.id, b.event.document["title"], b.start, b.end),
+            "a": event_store.conflict_json(a),
+            "b": event_store.conflict_json(b),
         }
         for a, b in pairs
     ]

@@ -6,7 +6,6 @@ same whichever way it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,13 +16,11 @@ from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
 from storage import edits, permissions
 from storage import events as event_store
+from storage.changes import ApplyOps, Change, RestoreVersion, SetFields
 from storage.database import Database
-from storage.document import build_document, format_time
+from storage.document import build_document
 from storage.edits import EditResult
 from storage.errors import TandemError, validation_error
-from storage.history import get_version
-from storage.patch_diff import make_ops
-from storage.patching import check_ops
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
 
@@ -51,9 +48,9 @@ class Calendar:
     ) -> EventRecord:
         document = build_document(fields)
         async with self._db.write() as conn:
-            if reject_conflicts:
-                await _reject_conflicts(conn, user.id, document, None)
-            event = await edits.create_event(conn, user.id, document, _now())
+            event = await edits.create_event(
+                conn, user.id, document, _now(), reject_conflicts=reject_conflicts
+            )
         metrics.EDITS_COMMITTED.labels("create").inc()
         return event
 
@@ -89,12 +86,13 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         """PUT: the changed fields become one patch computed against the current document."""
-
-        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
-            return make_ops(current, build_document(fields, base=current))
-
         return await self._edit(
-            user, event_id, "rest", build, if_match=if_match, reject_conflicts=reject_conflicts
+            user,
+            event_id,
+            "rest",
+            SetFields(fields),
+            if_match=if_match,
+            reject_conflicts=reject_conflicts,
         )
 
     async def patch(
@@ -109,26 +107,19 @@ class Calendar:
         if_match: int | None = None,
     ) -> EditResult:
         """An RFC 6902 patch from a client (REST PATCH or WebSocket)."""
-
-        def build(_current: dict[str, Any]) -> list[dict[str, Any]]:
-            # Checked here, inside the engine, so that a resent op_id is
-            # acknowledged before any other rule, as the contract orders.
-            return check_ops(ops)
-
         return await self._edit(
-            user, event_id, origin, build, base_version=base_version, op_id=op_id, if_match=if_match
+            user,
+            event_id,
+            origin,
+            ApplyOps(ops),
+            base_version=base_version,
+            op_id=op_id,
+            if_match=if_match,
         )
 
     async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
         """A new version whose document equals an old one's."""
-        async with self._db.read() as conn:
-            await permissions.require_role(conn, event_id, user.id, "viewer")
-            target = (await get_version(conn, event_id, version)).record.snapshot
-
-        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
-            return make_ops(current, target)
-
-        return await self._edit(user, event_id, "rollback", build)
+        return await self._edit(user, event_id, "rollback", RestoreVersion(version))
 
     async def delete(self, user: User, event_id: int) -> None:
         async with self._db.write() as conn:
@@ -190,7 +181,7 @@ class Calendar:
         user: User,
         event_id: int,
         origin: str,
-        build: Callable[[dict[str, Any]], list[dict[str, Any]]],
+        change: Change,
         *,
         base_version: int | None = None,
         op_id: str | None = None,
@@ -203,12 +194,12 @@ class Calendar:
                 event_id=event_id,
                 user_id=user.id,
                 origin=origin,
-                build_patch=build,
+                change=change,
                 now=_now(),
                 base_version=base_version,
                 op_id=op_id,
                 if_match=if_match,
-                guard=_conflict_guard(user.id) if reject_conflicts else None,
+                reject_conflicts=reject_conflicts,
             )
         # Published only after the commit above: nothing is sent for a refused
         # or rolled-back edit.
@@ -227,36 +218,3 @@ async def _resolve_user(conn: AsyncConnection, grant: Grant) -> User:
     if found is None:
         raise TandemError("not_found", f"user {grant.user_id or grant.username} not found")
     return found
-
-
-def _conflict_guard(user_id: int) -> edits.Guard:
-    async def guard(conn: AsyncConnection, event_id: int, document: dict[str, Any]) -> None:
-        await _reject_conflicts(conn, user_id, document, event_id)
-
-    return guard
-
-
-async def _reject_conflicts(
-    conn: AsyncConnection, user_id: int, document: dict[str, Any], event_id: int | None
-) -> None:
-    clashes = await event_store.conflicts_with(conn, user_id, document, event_id)
-    if clashes:
-        raise TandemError(
-            "schedule_conflict",
-            f"the event overlaps {len(clashes)} other event occurrence(s)",
-            {
-                "conflicts": [
-                    conflict_json(occ.event.id, occ.event.document["title"], occ.start, occ.end)
-                    for occ, _ in clashes
-                ]
-            },
-        )
-
-
-def conflict_json(event_id: int, title: str, start: datetime, end: datetime) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "title": title,
-        "start": format_time(start),
-        "end": format_time(end),
-    }
