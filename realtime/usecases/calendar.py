@@ -21,6 +21,7 @@ from storage.database import Database
 from storage.document import build_document
 from storage.edits import EditResult
 from storage.errors import TandemError, validation_error
+from storage.permissions import Permission
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
 
@@ -129,7 +130,8 @@ class Calendar:
             await event_store.delete_event(conn, event_id)
         await self._notify.access_removed(event_id, members, "deleted")
 
-    async def share(self, user: User, event_id: int, grants: list[Grant]) -> None:
+    async def share(self, user: User, event_id: int, grants: list[Grant]) -> list[Permission]:
+        """Give each grant's user its role; everyone with access afterwards."""
         now = _now()
         changed: list[tuple[int, str]] = []
         async with self._db.write() as conn:
@@ -143,30 +145,39 @@ class Calendar:
                 )
                 if previous != grant.role:
                     changed.append((target.id, grant.role))
+            found = await permissions.list_permissions(conn, event_id)
         for user_id, role in changed:
             await self._notify.role_changed(event_id, user_id, role)
+        return found
 
-    async def set_role(self, user: User, event_id: int, target_id: int, role: str) -> None:
+    async def set_role(
+        self, user: User, event_id: int, target_id: int, role: str
+    ) -> list[Permission]:
+        """Change a user's role (to owner: transfer ownership); everyone with access afterwards."""
         now = _now()
         async with self._db.write() as conn:
             await permissions.require_role(conn, event_id, user.id, "owner")
             target = await get_user(conn, target_id)
             if target is None:
                 raise TandemError("not_found", f"user {target_id} not found")
+            changed: list[tuple[int, str]] = []
             if target_id == user.id:
-                if role == "owner":
-                    return
-                raise TandemError(
-                    "forbidden", "the owner changes its role by transferring ownership"
-                )
-            if role == "owner":
+                # Making the owner owner changes nothing; any other role would
+                # leave the event without one.
+                if role != "owner":
+                    raise TandemError(
+                        "forbidden", "the owner changes its role by transferring ownership"
+                    )
+            elif role == "owner":
                 await permissions.transfer_ownership(conn, event_id, user.id, target_id, now)
                 changed = [(target_id, "owner"), (user.id, "editor")]
             else:
                 previous = await permissions.grant(conn, event_id, target_id, role, user.id, now)
                 changed = [] if previous == role else [(target_id, role)]
+            found = await permissions.list_permissions(conn, event_id)
         for user_id, new_role in changed:
             await self._notify.role_changed(event_id, user_id, new_role)
+        return found
 
     async def revoke(self, user: User, event_id: int, target_id: int) -> None:
         async with self._db.write() as conn:
