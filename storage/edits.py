@@ -93,7 +93,8 @@ async def create_event(
         )
     )
     await _insert_version(
-        conn, event.id, 1, owner_id, "create", None, creation_ops(document), document, now
+        conn,
+        VersionRecord(event.id, 1, owner_id, "create", None, creation_ops(document), document, now),
     )
     return event
 
@@ -190,40 +191,23 @@ async def apply_edit(
     if reject_conflicts:
         await refuse_schedule_conflicts(conn, user_id, document, event_id)
     # 6. Write the event row and the version row; the caller commits, then publishes.
-    edited, record = await _write_version(conn, current, user_id, origin, op_id, ops, document, now)
+    record = VersionRecord(
+        event_id, current.version + 1, user_id, origin, op_id, ops, document, now
+    )
+    edited = await _write_version(conn, current, record)
     return EditResult(edited, role, record)
 
 
 async def _write_version(
-    conn: AsyncConnection,
-    current: EventRecord,
-    user_id: int,
-    origin: str,
-    op_id: str | None,
-    ops: list[dict[str, Any]],
-    document: dict[str, Any],
-    now: datetime,
-) -> tuple[EventRecord, VersionRecord]:
-    """Update the event row to `document` as the next version and log that version."""
-    version = current.version + 1
-    changed = {"version": version, "updated_at": now, "updated_by": user_id}
-    await conn.execute(
-        _UPDATE_EVENT, {"edited_id": current.id, **changed, **event_columns(document)}
-    )
-    record = await _insert_version(
-        conn, current.id, version, user_id, origin, op_id, ops, document, now
-    )
+    conn: AsyncConnection, current: EventRecord, record: VersionRecord
+) -> EventRecord:
+    """Move the event row to `record`'s version and document, and log that version."""
+    changed = {"version": record.version, "updated_at": record.at, "updated_by": record.author_id}
+    changed.update(event_columns(record.snapshot))
+    await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
+    await _insert_version(conn, record)
     # The row now holds exactly this: no need to read it back.
-    edited = EventRecord(
-        id=current.id,
-        owner_id=current.owner_id,
-        version=version,
-        document=document,
-        created_at=current.created_at,
-        updated_at=now,
-        updated_by=user_id,
-    )
-    return edited, record
+    return current.as_of(record)
 
 
 async def _check_rebase(
@@ -267,29 +251,17 @@ async def _version_with_op_id(
     return None if row is None else version_record(row)
 
 
-async def _insert_version(
-    conn: AsyncConnection,
-    event_id: int,
-    version: int,
-    author_id: int,
-    origin: str,
-    op_id: str | None,
-    ops: list[dict[str, Any]],
-    snapshot: dict[str, Any],
-    now: datetime,
-) -> VersionRecord:
-    record = VersionRecord(event_id, version, author_id, origin, op_id, ops, snapshot, now)
+async def _insert_version(conn: AsyncConnection, record: VersionRecord) -> None:
     await conn.execute(
         _INSERT_VERSION,
         {
-            "event_id": event_id,
-            "version": version,
-            "author_id": author_id,
-            "origin": origin,
-            "op_id": op_id,
-            "ops": ops,
-            "snapshot": snapshot,
-            "at": now,
+            "event_id": record.event_id,
+            "version": record.version,
+            "author_id": record.author_id,
+            "origin": record.origin,
+            "op_id": record.op_id,
+            "ops": record.ops,
+            "snapshot": record.snapshot,
+            "at": record.at,
         },
     )
-    return record

@@ -95,17 +95,7 @@ async def event_as_of(
     ).first()
     if row is None:
         raise not_found(f"event {event_id} did not exist at that time")
-    version = version_record(row)
-    then = EventRecord(
-        id=current.id,
-        owner_id=current.owner_id,
-        version=version.version,
-        document=version.snapshot,
-        created_at=current.created_at,
-        updated_at=version.at,
-        updated_by=version.author_id,
-    )
-    return then, role
+    return current.as_of(version_record(row)), role
 
 
 def _window_filter(
