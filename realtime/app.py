@@ -29,6 +29,7 @@ from realtime.services import Resources
 from realtime.settings import Settings, load_settings
 from realtime.usecases.calendar import Calendar
 from realtime.usecases.notify import Channels, Notifier
+from realtime.usecases.reads import CalendarReads
 from realtime.ws.connection import CLOSE_GOING_AWAY
 from realtime.ws.endpoint import websocket_endpoint
 from realtime.ws.hub import Hub
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             auth=auth,
             notifier=notifier,
             calendar=Calendar(database, notifier),
+            reads=CalendarReads(database),
             rooms=rooms,
             hub=hub,
             ws_limiter=MovingWindowRateLimiter(MemoryStorage()),

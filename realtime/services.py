@@ -15,6 +15,7 @@ from realtime.ops.rate_limits import RateLimits
 from realtime.settings import Settings
 from realtime.usecases.calendar import Calendar
 from realtime.usecases.notify import Notifier
+from realtime.usecases.reads import CalendarReads
 from realtime.ws.hub import Hub
 from realtime.ws.rooms import Rooms
 from storage.database import Database
@@ -29,6 +30,7 @@ class Resources:
     auth: AuthService
     notifier: Notifier
     calendar: Calendar
+    reads: CalendarReads
     rooms: Rooms
     hub: Hub
     # Per-socket patch rate; in memory, since a socket lives in one process.

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from storage.patching import DOCUMENT_ORDER
+from storage.document import DOCUMENT_FIELDS
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = (
@@ -40,7 +40,7 @@ _GERUNDS = {
 }
 
 _DASH = "\u2013"  # an en dash, as typography wants in a range of times
-_ORDER = {field: position for position, field in enumerate(DOCUMENT_ORDER)}
+_ORDER = {field: position for position, field in enumerate(DOCUMENT_FIELDS)}
 
 Part = tuple[str, str]
 

@@ -22,6 +22,8 @@ import msgspec
 from storage.errors import TandemError, validation_error
 from storage.recurrence_rules import load_zone, recurrence_problem
 
+# The nine fields, in their canonical order (stored documents, diffs and changelogs
+# follow it); the one list of them.
 DOCUMENT_FIELDS: tuple[str, ...] = (
     "title",
     "description",

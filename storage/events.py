@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.document import parse_time
-from storage.errors import not_found, validation_error
+from storage.document import format_time, parse_time
+from storage.errors import TandemError, not_found, validation_error
 from storage.records import EventRecord, event_record, version_record
 from storage.recurrence import occurrences
 from storage.tables import event_versions, events, permissions
@@ -95,17 +95,7 @@ async def event_as_of(
     ).first()
     if row is None:
         raise not_found(f"event {event_id} did not exist at that time")
-    version = version_record(row)
-    then = EventRecord(
-        id=current.id,
-        owner_id=current.owner_id,
-        version=version.version,
-        document=version.snapshot,
-        created_at=current.created_at,
-        updated_at=version.at,
-        updated_by=version.author_id,
-    )
-    return then, role
+    return current.as_of(version_record(row)), role
 
 
 def _window_filter(
@@ -249,6 +239,29 @@ async def conflicts_with(
                 clashes.append((occ, pair))
                 break
     return clashes
+
+
+async def refuse_schedule_conflicts(
+    conn: AsyncConnection, user_id: int, document: dict[str, Any], exclude_event_id: int | None
+) -> None:
+    """schedule_conflict, naming each clash, when `document` overlaps the caller's events."""
+    clashes = await conflicts_with(conn, user_id, document, exclude_event_id)
+    if clashes:
+        raise TandemError(
+            "schedule_conflict",
+            f"the event overlaps {len(clashes)} other event occurrence(s)",
+            {"conflicts": [conflict_json(occurrence) for occurrence, _ in clashes]},
+        )
+
+
+def conflict_json(occurrence: Occurrence) -> dict[str, Any]:
+    """One side of a conflict, as the contract names it."""
+    return {
+        "event_id": occurrence.event.id,
+        "title": occurrence.event.document["title"],
+        "start": format_time(occurrence.start),
+        "end": format_time(occurrence.end),
+    }
 
 
 def _encode_cursor(*values: float | int) -> str:

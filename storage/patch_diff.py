@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from storage.patching import DOCUMENT_ORDER, escape, json_equal
+from storage.document import DOCUMENT_FIELDS
+from storage.patching import escape, json_equal
 
 
 def _diff_objects(
@@ -35,7 +36,7 @@ def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     missing on one side is added or removed. Not `jsonpatch.make_patch` (open bug).
     """
     ops: list[dict[str, Any]] = []
-    for field in DOCUMENT_ORDER:
+    for field in DOCUMENT_FIELDS:
         path = "/" + field
         if field not in old and field not in new:
             continue
@@ -87,7 +88,7 @@ def diff_documents(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, A
     `added`/`removed` with None on the missing side.
     """
     changes: list[dict[str, Any]] = []
-    for field in DOCUMENT_ORDER:
+    for field in DOCUMENT_FIELDS:
         path = "/" + field
         if field == "metadata":
             before, after = _metadata_leaves(old), _metadata_leaves(new)

@@ -14,21 +14,11 @@ import copy
 import re
 from typing import Any
 
+from storage.document import DOCUMENT_FIELDS
 from storage.errors import TandemError
 
-# The document fields in their canonical order (diffs and changelogs follow it).
-DOCUMENT_ORDER: tuple[str, ...] = (
-    "title",
-    "description",
-    "location",
-    "start_time",
-    "end_time",
-    "timezone",
-    "all_day",
-    "recurrence",
-    "metadata",
-)
-PATCHABLE_ROOTS = frozenset(DOCUMENT_ORDER)
+# A patch may touch only the document fields, never /id, /version and the like.
+PATCHABLE_ROOTS = frozenset(DOCUMENT_FIELDS)
 MAX_OPS = 100
 # A JSON value nested deeper than this is refused: equality, copy and diff recurse.
 MAX_VALUE_DEPTH = 100

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import TandemError, not_found
-from storage.records import ROLE_RANK
+from storage.roles import ROLE_RANK, check_role
 from storage.tables import events, permissions, users
 
 
@@ -20,6 +20,18 @@ class Permission:
     role: str
     granted_by: int
     granted_at: datetime
+
+
+async def role_of(conn: AsyncConnection, event_id: int, user_id: int) -> str | None:
+    query = sa.select(permissions.c.role).where(
+        permissions.c.event_id == event_id, permissions.c.user_id == user_id
+    )
+    return (await conn.execute(query)).scalar()
+
+
+async def require_role(conn: AsyncConnection, event_id: int, user_id: int, least: str) -> str:
+    """The caller's role, at least `least` (see roles.check_role)."""
+    return check_role(event_id, await role_of(conn, event_id, user_id), least)
 
 
 async def list_permissions(conn: AsyncConnection, event_id: int) -> list[Permission]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +14,6 @@ from storage.document import DOCUMENT_FIELDS, format_time
 # refuses a larger number before it reaches a query.
 MAX_ID = 2**31 - 1
 
-ROLES = ("viewer", "editor", "owner")
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
 
 @dataclass(frozen=True)
 class EventRecord:
@@ -27,6 +24,16 @@ class EventRecord:
     created_at: datetime
     updated_at: datetime
     updated_by: int
+
+    def as_of(self, version: VersionRecord) -> EventRecord:
+        """The event as `version` left it (its document, number, author and time)."""
+        return replace(
+            self,
+            version=version.version,
+            document=version.snapshot,
+            updated_at=version.at,
+            updated_by=version.author_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.types import JSONDocument, UTCDateTime
+from storage.column_types import JSONDocument, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={

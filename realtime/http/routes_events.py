@@ -20,12 +20,12 @@ from realtime.http.params import (
     query_window,
 )
 from realtime.services import authenticate, resources
-from realtime.usecases.calendar import conflict_json
 from realtime.wire import event_json
 from storage import events as event_store
-from storage.engine import EditResult
+from storage.edits import EditResult
 from storage.errors import validation_error
-from storage.records import ROLES, EventRecord
+from storage.records import EventRecord
+from storage.roles import ROLES
 
 PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
 START = Param("start", wire_models.Time, "only events with an occurrence ending after this")
@@ -109,22 +109,18 @@ async def list_events(request: Request) -> Response:
         limit=query_int(request, "limit", 50, 1, 200),
         cursor=request.query_params.get("cursor") or None,
     )
-    async with resources(request).database.read() as conn:
-        if query_bool(request, "expand"):
-            if start is None or end is None:
-                raise validation_error({"expand": "needs start and end"})
-            found, cursor = await event_store.list_occurrences(conn, query)
-            items = [
-                {
-                    **event_json(o.event, o.role),
-                    "occurrence_start": o.start,
-                    "occurrence_end": o.end,
-                }
-                for o in found
-            ]
-        else:
-            page, cursor = await event_store.list_events(conn, query)
-            items = [event_json(event, role) for event, role in page]
+    reads = resources(request).reads
+    if query_bool(request, "expand"):
+        if start is None or end is None:
+            raise validation_error({"expand": "needs start and end"})
+        found, cursor = await reads.occurrences(query)
+        items = [
+            {**event_json(o.event, o.role), "occurrence_start": o.start, "occurrence_end": o.end}
+            for o in found
+        ]
+    else:
+        page, cursor = await reads.events(query)
+        items = [event_json(event, role) for event, role in page]
     return api_response(request, {"items": items, "next_cursor": cursor})
 
 
@@ -143,15 +139,9 @@ async def list_conflicts(request: Request) -> Response:
     principal = await authenticate(request)
     start, end = query_window(request, required=True)
     assert start is not None and end is not None
-    async with resources(request).database.read() as conn:
-        found = await event_store.window_occurrences(conn, principal.user.id, start, end)
-    pairs = event_store.overlapping_pairs(found)
+    pairs = await resources(request).reads.conflicts(principal.user, start, end)
     items = [
-        {
-            "a": conflict_json(a.event.id, a.event.document["title"], a.start, a.end),
-            "b": conflict_json(b.event.id, b.event.document["title"], b.start, b.end),
-        }
-        for a, b in pairs
+        {"a": event_store.conflict_json(a), "b": event_store.conflict_json(b)} for a, b in pairs
     ]
     return api_response(request, {"items": items})
 
@@ -168,13 +158,9 @@ async def list_conflicts(request: Request) -> Response:
 )
 async def get_event(request: Request) -> Response:
     principal = await authenticate(request)
-    event_id = request.path_params["event_id"]
-    as_of = query_time(request, "as_of")
-    async with resources(request).database.read() as conn:
-        if as_of is None:
-            event, role = await event_store.get_visible_event(conn, event_id, principal.user.id)
-        else:
-            event, role = await event_store.event_as_of(conn, event_id, principal.user.id, as_of)
+    event, role = await resources(request).reads.event(
+        principal.user, request.path_params["event_id"], query_time(request, "as_of")
+    )
     return _event_response(request, event, role)
 
 

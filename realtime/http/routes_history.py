@@ -14,20 +14,9 @@ from realtime.http.openapi import LIMIT, Operation, Param, describe
 from realtime.http.params import query_cursor_version, query_int
 from realtime.services import authenticate, resources
 from realtime.wire import event_json, version_json
-from storage import history
-from storage.engine import require_role
 from storage.errors import validation_error
 
 CURSOR = Param("cursor", wire_models.VersionCursor)
-
-
-async def _viewer(request: Request) -> int:
-    """The event id, once the caller is known to see the event."""
-    principal = await authenticate(request)
-    event_id: int = request.path_params["event_id"]
-    async with resources(request).database.read() as conn:
-        await require_role(conn, event_id, principal.user.id, "viewer")
-    return event_id
 
 
 def _next(cursor: int | None) -> str | None:
@@ -44,12 +33,13 @@ def _next(cursor: int | None) -> str | None:
     )
 )
 async def list_history(request: Request) -> Response:
-    event_id = await _viewer(request)
-    limit = query_int(request, "limit", 50, 1, 200)
-    async with resources(request).database.read() as conn:
-        page, cursor = await history.list_versions(
-            conn, event_id, limit=limit, after=query_cursor_version(request)
-        )
+    principal = await authenticate(request)
+    page, cursor = await resources(request).reads.history(
+        principal.user,
+        request.path_params["event_id"],
+        limit=query_int(request, "limit", 50, 1, 200),
+        after=query_cursor_version(request),
+    )
     return api_response(
         request, {"items": [version_json(v) for v in page], "next_cursor": _next(cursor)}
     )
@@ -64,9 +54,10 @@ async def list_history(request: Request) -> Response:
     )
 )
 async def get_version(request: Request) -> Response:
-    event_id = await _viewer(request)
-    async with resources(request).database.read() as conn:
-        authored = await history.get_version(conn, event_id, request.path_params["version"])
+    principal = await authenticate(request)
+    authored = await resources(request).reads.version(
+        principal.user, request.path_params["event_id"], request.path_params["version"]
+    )
     return api_response(request, {**version_json(authored), "event": authored.record.snapshot})
 
 
@@ -79,10 +70,10 @@ async def get_version(request: Request) -> Response:
     )
 )
 async def diff(request: Request) -> Response:
-    event_id = await _viewer(request)
-    v1, v2 = request.path_params["v1"], request.path_params["v2"]
-    async with resources(request).database.read() as conn:
-        changes, patch = await history.diff_versions(conn, event_id, v1, v2)
+    principal = await authenticate(request)
+    path = request.path_params
+    event_id, v1, v2 = path["event_id"], path["v1"], path["v2"]
+    changes, patch = await resources(request).reads.diff(principal.user, event_id, v1, v2)
     body: dict[str, Any] = {
         "event_id": event_id,
         "from_version": v1,
@@ -103,18 +94,17 @@ async def diff(request: Request) -> Response:
     )
 )
 async def changelog(request: Request) -> Response:
-    event_id = await _viewer(request)
+    principal = await authenticate(request)
     order = request.query_params.get("order", "asc")
     if order not in ("asc", "desc"):
         raise validation_error({"order": "must be asc or desc"})
-    async with resources(request).database.read() as conn:
-        entries, cursor = await history.changelog(
-            conn,
-            event_id,
-            limit=query_int(request, "limit", 50, 1, 200),
-            newest_first=order == "desc",
-            after=query_cursor_version(request),
-        )
+    entries, cursor = await resources(request).reads.changelog(
+        principal.user,
+        request.path_params["event_id"],
+        limit=query_int(request, "limit", 50, 1, 200),
+        newest_first=order == "desc",
+        after=query_cursor_version(request),
+    )
     items = [
         {
             "version": e.version.record.version,

@@ -14,9 +14,8 @@ from realtime.http.openapi import Operation, describe
 from realtime.services import authenticate, resources
 from realtime.usecases.calendar import Grant
 from realtime.wire import permission_json
-from storage.engine import require_role
 from storage.errors import validation_error
-from storage.permissions import list_permissions
+from storage.permissions import Permission
 from storage.records import MAX_ID
 
 SHAREABLE = ("editor", "viewer")
@@ -46,9 +45,7 @@ def _grants(body: dict[str, Any]) -> list[Grant]:
     return grants
 
 
-async def _permissions_response(request: Request, event_id: int) -> Response:
-    async with resources(request).database.read() as conn:
-        found = await list_permissions(conn, event_id)
+def _permissions_response(request: Request, found: list[Permission]) -> Response:
     return api_response(request, {"items": [permission_json(p) for p in found]})
 
 
@@ -65,8 +62,8 @@ async def share(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
     body = await parse_object(request)
-    await resources(request).calendar.share(principal.user, event_id, _grants(body))
-    return await _permissions_response(request, event_id)
+    found = await resources(request).calendar.share(principal.user, event_id, _grants(body))
+    return _permissions_response(request, found)
 
 
 @describe(
@@ -79,10 +76,10 @@ async def share(request: Request) -> Response:
 )
 async def get_permissions(request: Request) -> Response:
     principal = await authenticate(request)
-    event_id = request.path_params["event_id"]
-    async with resources(request).database.read() as conn:
-        await require_role(conn, event_id, principal.user.id, "viewer")
-    return await _permissions_response(request, event_id)
+    found = await resources(request).reads.permissions(
+        principal.user, request.path_params["event_id"]
+    )
+    return _permissions_response(request, found)
 
 
 @describe(
@@ -101,10 +98,10 @@ async def set_role(request: Request) -> Response:
     role = body.get("role")
     if role not in SETTABLE:
         raise validation_error({"role": "must be owner, editor or viewer"})
-    await resources(request).calendar.set_role(
+    found = await resources(request).calendar.set_role(
         principal.user, event_id, request.path_params["user_id"], role
     )
-    return await _permissions_response(request, event_id)
+    return _permissions_response(request, found)
 
 
 @describe(

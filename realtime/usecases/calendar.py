@@ -6,7 +6,6 @@ same whichever way it arrives.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,15 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
-from storage import engine, permissions
+from storage import edits, permissions
 from storage import events as event_store
+from storage.changes import ApplyOps, Change, RestoreVersion, SetFields
 from storage.database import Database
-from storage.document import build_document, format_time
-from storage.engine import EditResult
+from storage.document import build_document
+from storage.edits import EditResult
 from storage.errors import TandemError, validation_error
-from storage.history import get_version
-from storage.patch_diff import make_ops
-from storage.patching import check_ops
+from storage.permissions import Permission
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
 
@@ -51,9 +49,9 @@ class Calendar:
     ) -> EventRecord:
         document = build_document(fields)
         async with self._db.write() as conn:
-            if reject_conflicts:
-                await _reject_conflicts(conn, user.id, document, None)
-            event = await engine.create_event(conn, user.id, document, _now())
+            event = await edits.create_event(
+                conn, user.id, document, _now(), reject_conflicts=reject_conflicts
+            )
         metrics.EDITS_COMMITTED.labels("create").inc()
         return event
 
@@ -75,7 +73,7 @@ class Calendar:
             )
         now = _now()
         async with self._db.write() as conn:
-            created = [await engine.create_event(conn, user.id, doc, now) for doc in documents]
+            created = [await edits.create_event(conn, user.id, doc, now) for doc in documents]
         metrics.EDITS_COMMITTED.labels("create").inc(len(created))
         return created
 
@@ -89,12 +87,13 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         """PUT: the changed fields become one patch computed against the current document."""
-
-        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
-            return make_ops(current, build_document(fields, base=current))
-
         return await self._edit(
-            user, event_id, "rest", build, if_match=if_match, reject_conflicts=reject_conflicts
+            user,
+            event_id,
+            "rest",
+            SetFields(fields),
+            if_match=if_match,
+            reject_conflicts=reject_conflicts,
         )
 
     async def patch(
@@ -109,40 +108,34 @@ class Calendar:
         if_match: int | None = None,
     ) -> EditResult:
         """An RFC 6902 patch from a client (REST PATCH or WebSocket)."""
-
-        def build(_current: dict[str, Any]) -> list[dict[str, Any]]:
-            # Checked here, inside the engine, so that a resent op_id is
-            # acknowledged before any other rule, as the contract orders.
-            return check_ops(ops)
-
         return await self._edit(
-            user, event_id, origin, build, base_version=base_version, op_id=op_id, if_match=if_match
+            user,
+            event_id,
+            origin,
+            ApplyOps(ops),
+            base_version=base_version,
+            op_id=op_id,
+            if_match=if_match,
         )
 
     async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
         """A new version whose document equals an old one's."""
-        async with self._db.read() as conn:
-            await engine.require_role(conn, event_id, user.id, "viewer")
-            target = (await get_version(conn, event_id, version)).record.snapshot
-
-        def build(current: dict[str, Any]) -> list[dict[str, Any]]:
-            return make_ops(current, target)
-
-        return await self._edit(user, event_id, "rollback", build)
+        return await self._edit(user, event_id, "rollback", RestoreVersion(version))
 
     async def delete(self, user: User, event_id: int) -> None:
         async with self._db.write() as conn:
-            await engine.lock_event(conn, event_id)
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await edits.lock_event(conn, event_id)
+            await permissions.require_role(conn, event_id, user.id, "owner")
             members = await permissions.members_of(conn, event_id)
             await event_store.delete_event(conn, event_id)
         await self._notify.access_removed(event_id, members, "deleted")
 
-    async def share(self, user: User, event_id: int, grants: list[Grant]) -> None:
+    async def share(self, user: User, event_id: int, grants: list[Grant]) -> list[Permission]:
+        """Give each grant's user its role; everyone with access afterwards."""
         now = _now()
         changed: list[tuple[int, str]] = []
         async with self._db.write() as conn:
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await permissions.require_role(conn, event_id, user.id, "owner")
             for grant in grants:
                 target = await _resolve_user(conn, grant)
                 if target.id == user.id:
@@ -152,34 +145,43 @@ class Calendar:
                 )
                 if previous != grant.role:
                     changed.append((target.id, grant.role))
+            found = await permissions.list_permissions(conn, event_id)
         for user_id, role in changed:
             await self._notify.role_changed(event_id, user_id, role)
+        return found
 
-    async def set_role(self, user: User, event_id: int, target_id: int, role: str) -> None:
+    async def set_role(
+        self, user: User, event_id: int, target_id: int, role: str
+    ) -> list[Permission]:
+        """Change a user's role (to owner: transfer ownership); everyone with access afterwards."""
         now = _now()
         async with self._db.write() as conn:
-            await engine.require_role(conn, event_id, user.id, "owner")
+            await permissions.require_role(conn, event_id, user.id, "owner")
             target = await get_user(conn, target_id)
             if target is None:
                 raise TandemError("not_found", f"user {target_id} not found")
+            changed: list[tuple[int, str]] = []
             if target_id == user.id:
-                if role == "owner":
-                    return
-                raise TandemError(
-                    "forbidden", "the owner changes its role by transferring ownership"
-                )
-            if role == "owner":
+                # Making the owner owner changes nothing; any other role would
+                # leave the event without one.
+                if role != "owner":
+                    raise TandemError(
+                        "forbidden", "the owner changes its role by transferring ownership"
+                    )
+            elif role == "owner":
                 await permissions.transfer_ownership(conn, event_id, user.id, target_id, now)
                 changed = [(target_id, "owner"), (user.id, "editor")]
             else:
                 previous = await permissions.grant(conn, event_id, target_id, role, user.id, now)
                 changed = [] if previous == role else [(target_id, role)]
+            found = await permissions.list_permissions(conn, event_id)
         for user_id, new_role in changed:
             await self._notify.role_changed(event_id, user_id, new_role)
+        return found
 
     async def revoke(self, user: User, event_id: int, target_id: int) -> None:
         async with self._db.write() as conn:
-            role = await engine.require_role(conn, event_id, user.id, "viewer")
+            role = await permissions.require_role(conn, event_id, user.id, "viewer")
             if target_id != user.id and role != "owner":
                 raise TandemError("forbidden", "only the owner can remove someone else")
             await permissions.revoke(conn, event_id, target_id)
@@ -190,7 +192,7 @@ class Calendar:
         user: User,
         event_id: int,
         origin: str,
-        build: Callable[[dict[str, Any]], list[dict[str, Any]]],
+        change: Change,
         *,
         base_version: int | None = None,
         op_id: str | None = None,
@@ -198,17 +200,17 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         async with self._db.write() as conn:
-            result = await engine.apply_edit(
+            result = await edits.apply_edit(
                 conn,
                 event_id=event_id,
                 user_id=user.id,
                 origin=origin,
-                build_patch=build,
+                change=change,
                 now=_now(),
                 base_version=base_version,
                 op_id=op_id,
                 if_match=if_match,
-                guard=_conflict_guard(user.id) if reject_conflicts else None,
+                reject_conflicts=reject_conflicts,
             )
         # Published only after the commit above: nothing is sent for a refused
         # or rolled-back edit.
@@ -227,36 +229,3 @@ async def _resolve_user(conn: AsyncConnection, grant: Grant) -> User:
     if found is None:
         raise TandemError("not_found", f"user {grant.user_id or grant.username} not found")
     return found
-
-
-def _conflict_guard(user_id: int) -> engine.Guard:
-    async def guard(conn: AsyncConnection, event_id: int, document: dict[str, Any]) -> None:
-        await _reject_conflicts(conn, user_id, document, event_id)
-
-    return guard
-
-
-async def _reject_conflicts(
-    conn: AsyncConnection, user_id: int, document: dict[str, Any], event_id: int | None
-) -> None:
-    clashes = await event_store.conflicts_with(conn, user_id, document, event_id)
-    if clashes:
-        raise TandemError(
-            "schedule_conflict",
-            f"the event overlaps {len(clashes)} other event occurrence(s)",
-            {
-                "conflicts": [
-                    conflict_json(occ.event.id, occ.event.document["title"], occ.start, occ.end)
-                    for occ, _ in clashes
-                ]
-            },
-        )
-
-
-def conflict_json(event_id: int, title: str, start: datetime, end: datetime) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "title": title,
-        "start": format_time(start),
-        "end": format_time(end),
-    }

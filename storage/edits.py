@@ -3,12 +3,12 @@
 Create, REST PUT and PATCH, WebSocket patches, rollback and batch create all end
 here, so every change is a patch, every patch is a version row, and every rule
 (role, idempotency, rebase, validation) is checked in one place, inside the
-caller's transaction.
+caller's transaction. Callers describe the change as data (storage.changes); the
+engine turns it into a patch against the document as it stands under the lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -17,18 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.changes import Change, patch_for
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.errors import TandemError, not_found
+from storage.events import refuse_schedule_conflicts
 from storage.patching import apply_ops, paths_overlap, touched_paths
-from storage.records import ROLE_RANK, EventRecord, VersionRecord, event_record, version_record
+from storage.records import EventRecord, VersionRecord, event_record, version_record
 from storage.recurrence import series_span
+from storage.roles import check_role
 from storage.tables import event_versions, events, permissions
-
-# Builds the patch from the current document, inside the locked transaction: PUT
-# and rollback need the document as it is now, not as the client last saw it.
-PatchBuilder = Callable[[dict[str, Any]], list[dict[str, Any]]]
-# Runs before the new version is written (e.g. the schedule-conflict check).
-Guard = Callable[[AsyncConnection, int, dict[str, Any]], Awaitable[None]]
 
 # Built once, not per edit: constructing statements cost the edit more CPU than
 # running them (the W1 profile in bench/RESULTS.md). The SET clause of the update
@@ -64,10 +61,19 @@ def creation_ops(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def create_event(
-    conn: AsyncConnection, owner_id: int, document: dict[str, Any], now: datetime
+    conn: AsyncConnection,
+    owner_id: int,
+    document: dict[str, Any],
+    now: datetime,
+    *,
+    reject_conflicts: bool = False,
 ) -> EventRecord:
-    """Insert a validated document as version 1, owned by `owner_id`."""
+    """Insert a validated document as version 1, owned by `owner_id` (schedule_conflict
+    with `reject_conflicts` when it overlaps another of the owner's events).
+    """
     document = check_document(document, "validation_error")
+    if reject_conflicts:
+        await refuse_schedule_conflicts(conn, owner_id, document, None)
     result = await conn.execute(
         events.insert()
         .values(
@@ -87,7 +93,8 @@ async def create_event(
         )
     )
     await _insert_version(
-        conn, event.id, 1, owner_id, "create", None, creation_ops(document), document, now
+        conn,
+        VersionRecord(event.id, 1, owner_id, "create", None, creation_ops(document), document, now),
     )
     return event
 
@@ -99,26 +106,6 @@ async def lock_event(conn: AsyncConnection, event_id: int) -> EventRecord | None
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return None if row is None else event_record(row)
-
-
-async def role_of(conn: AsyncConnection, event_id: int, user_id: int) -> str | None:
-    query = sa.select(permissions.c.role).where(
-        permissions.c.event_id == event_id, permissions.c.user_id == user_id
-    )
-    return (await conn.execute(query)).scalar()
-
-
-async def require_role(conn: AsyncConnection, event_id: int, user_id: int, least: str) -> str:
-    """The caller's role: not_found without any (nothing is leaked), forbidden below `least`."""
-    return _check_role(event_id, await role_of(conn, event_id, user_id), least)
-
-
-def _check_role(event_id: int, role: str | None, least: str) -> str:
-    if role is None:
-        raise not_found(f"event {event_id}")
-    if ROLE_RANK[role] < ROLE_RANK[least]:
-        raise TandemError("forbidden", f"a {role} cannot do this; {least} or above can")
-    return role
 
 
 async def _lock_for_edit(
@@ -162,21 +149,26 @@ async def apply_edit(
     event_id: int,
     user_id: int,
     origin: str,
-    build_patch: PatchBuilder,
+    change: Change,
     now: datetime,
     base_version: int | None = None,
     op_id: str | None = None,
     if_match: int | None = None,
-    guard: Guard | None = None,
+    reject_conflicts: bool = False,
 ) -> EditResult:
-    """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine"."""
+    """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine".
+
+    With `reject_conflicts`, a result that overlaps another of the editor's events is
+    refused (schedule_conflict).
+    """
+    # 1-3. Lock the row, read the role and whether op_id was applied: one round trip.
     row = await _lock_for_edit(conn, event_id, user_id, op_id)
     if row is None:
         raise not_found(f"event {event_id}")
     current = event_record(row)
     # Read in the same transaction as the write, so a revoke that committed
     # first wins at once.
-    role = _check_role(event_id, row.caller_role, "editor")
+    role = check_role(event_id, row.caller_role, "editor")
     if op_id is not None and row.applied:
         # A resent op (rare): its version is read only now.
         applied = await _version_with_op_id(conn, event_id, user_id, op_id)
@@ -188,31 +180,34 @@ async def apply_edit(
             f"the event is at version {current.version}, not {if_match}",
             {"version": current.version},
         )
-    ops = build_patch(current.document)
+    # 4. The patch, rebased over later versions when they touched other paths.
+    ops = await patch_for(conn, change, current)
     if base_version is not None and base_version != current.version:
         await _check_rebase(conn, current, base_version, ops)
+    # 5. Apply and validate the whole result.
     document = check_document(apply_ops(current.document, ops), "invalid_event")
     if document == current.document:
         return EditResult(current, role, None, noop=True)
-    if guard is not None:
-        await guard(conn, event_id, document)
-    version = current.version + 1
-    changed = {"version": version, "updated_at": now, "updated_by": user_id}
-    await conn.execute(_UPDATE_EVENT, {"edited_id": event_id, **changed, **event_columns(document)})
-    record = await _insert_version(
-        conn, event_id, version, user_id, origin, op_id, ops, document, now
+    if reject_conflicts:
+        await refuse_schedule_conflicts(conn, user_id, document, event_id)
+    # 6. Write the event row and the version row; the caller commits, then publishes.
+    record = VersionRecord(
+        event_id, current.version + 1, user_id, origin, op_id, ops, document, now
     )
-    # The row now holds exactly this: no need to read it back.
-    edited = EventRecord(
-        id=current.id,
-        owner_id=current.owner_id,
-        version=version,
-        document=document,
-        created_at=current.created_at,
-        updated_at=now,
-        updated_by=user_id,
-    )
+    edited = await _write_version(conn, current, record)
     return EditResult(edited, role, record)
+
+
+async def _write_version(
+    conn: AsyncConnection, current: EventRecord, record: VersionRecord
+) -> EventRecord:
+    """Move the event row to `record`'s version and document, and log that version."""
+    changed = {"version": record.version, "updated_at": record.at, "updated_by": record.author_id}
+    changed.update(event_columns(record.snapshot))
+    await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
+    await _insert_version(conn, record)
+    # The row now holds exactly this: no need to read it back.
+    return current.as_of(record)
 
 
 async def _check_rebase(
@@ -256,29 +251,17 @@ async def _version_with_op_id(
     return None if row is None else version_record(row)
 
 
-async def _insert_version(
-    conn: AsyncConnection,
-    event_id: int,
-    version: int,
-    author_id: int,
-    origin: str,
-    op_id: str | None,
-    ops: list[dict[str, Any]],
-    snapshot: dict[str, Any],
-    now: datetime,
-) -> VersionRecord:
-    record = VersionRecord(event_id, version, author_id, origin, op_id, ops, snapshot, now)
+async def _insert_version(conn: AsyncConnection, record: VersionRecord) -> None:
     await conn.execute(
         _INSERT_VERSION,
         {
-            "event_id": event_id,
-            "version": version,
-            "author_id": author_id,
-            "origin": origin,
-            "op_id": op_id,
-            "ops": ops,
-            "snapshot": snapshot,
-            "at": now,
+            "event_id": record.event_id,
+            "version": record.version,
+            "author_id": record.author_id,
+            "origin": record.origin,
+            "op_id": record.op_id,
+            "ops": record.ops,
+            "snapshot": record.snapshot,
+            "at": record.at,
         },
     )
-    return record
