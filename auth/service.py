@@ -15,7 +15,7 @@ from auth.tokens import TokenClaims, TokenCodec, new_id
 from storage import sessions as session_store
 from storage import users as user_store
 from storage.database import Database
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.users import User
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class AuthService:
         # timing are the same as for a wrong password.
         ok = await self._passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None:
-            raise TandemError("invalid_credentials", "wrong username or password")
+            raise TandemError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
         async with self._db.write() as conn:
             if self._passwords.needs_rehash(user.password_hash):
                 new_hash = await self._passwords.hash(password)
@@ -94,10 +94,10 @@ class AuthService:
         async with self._db.write() as conn:
             found = await session_store.get_session_with_user(conn, claims.session_id)
             if found is None or found[1].id != claims.user_id:
-                raise TandemError("unauthenticated", "the token is not valid")
+                raise TandemError(ErrorCode.UNAUTHENTICATED, "the token is not valid")
             session, user = found
             if session.revoked_at is not None:
-                raise TandemError("token_revoked", "this login session has been revoked")
+                raise TandemError(ErrorCode.TOKEN_REVOKED, "this login session has been revoked")
             access = self._codec.issue("access", user.id, session.id, new_id("a"))
             refresh = self._codec.issue("refresh", user.id, session.id, new_id("r"))
             rotated = await session_store.rotate_refresh(
@@ -110,7 +110,7 @@ class AuthService:
         if not rotated:
             log.warning("refresh token reuse: login session %s revoked", session.id)
             await self._on_session_revoked(session.id)
-            raise TandemError("token_revoked", "this refresh token was already used")
+            raise TandemError(ErrorCode.TOKEN_REVOKED, "this refresh token was already used")
         return self._grant(user, access, refresh)
 
     async def logout(self, principal: Principal, refresh_token: object = None) -> None:
@@ -140,10 +140,10 @@ class AuthService:
         async with self._db.read() as conn:
             found = await session_store.get_session_with_user(conn, claims.session_id)
         if found is None or found[1].id != claims.user_id:
-            raise TandemError("unauthenticated", "the token is not valid")
+            raise TandemError(ErrorCode.UNAUTHENTICATED, "the token is not valid")
         session, user = found
         if session.revoked_at is not None:
-            raise TandemError("token_revoked", "this login session has been revoked")
+            raise TandemError(ErrorCode.TOKEN_REVOKED, "this login session has been revoked")
         return Principal(user, session.id, claims.expires_at)
 
     async def _open_session(self, conn: AsyncConnection, user: User) -> TokenGrant:

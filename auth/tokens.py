@@ -9,7 +9,7 @@ from typing import Literal
 
 import jwt
 
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 ALGORITHM = "HS256"
 ISSUER = "tandem"
@@ -70,11 +70,11 @@ class TokenCodec:
                 options={"require": ["exp", "iat", "sub", "sid", "jti", "typ"]},
             )
         except jwt.ExpiredSignatureError:
-            raise TandemError("token_expired", "the token has expired") from None
+            raise TandemError(ErrorCode.TOKEN_EXPIRED, "the token has expired") from None
         except jwt.PyJWTError:
-            raise TandemError("unauthenticated", "the token is not valid") from None
+            raise TandemError(ErrorCode.UNAUTHENTICATED, "the token is not valid") from None
         if payload.get("typ") != expected:
-            raise TandemError("unauthenticated", f"an {expected} token is required")
+            raise TandemError(ErrorCode.UNAUTHENTICATED, f"an {expected} token is required")
         try:
             return TokenClaims(
                 user_id=int(payload["sub"]),
@@ -85,4 +85,4 @@ class TokenCodec:
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
             )
         except (TypeError, ValueError):
-            raise TandemError("unauthenticated", "the token is not valid") from None
+            raise TandemError(ErrorCode.UNAUTHENTICATED, "the token is not valid") from None

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.recurrence_rules import load_zone, recurrence_problem
 
 # The nine fields, in their canonical order (stored documents, diffs and changelogs
@@ -158,10 +158,10 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
     return canonical
 
 
-def check_document(doc: object, code: str = "validation_error") -> dict[str, Any]:
+def check_document(doc: object, code: ErrorCode = ErrorCode.VALIDATION_ERROR) -> dict[str, Any]:
     """The canonical form of a full document, or TandemError(code) naming every bad field.
 
-    The patch engine passes code="invalid_event": there the document is the result of
+    The patch engine passes ErrorCode.INVALID_EVENT: there the document is the result of
     the client's patch, not a body the client wrote.
     """
     problems = document_problems(doc)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.changes import Change, patch_for
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
-from storage.errors import TandemError, not_found
+from storage.errors import ErrorCode, TandemError, not_found
 from storage.events import refuse_schedule_conflicts
 from storage.patching import apply_ops, paths_overlap, touched_paths
 from storage.records import EventRecord, VersionRecord, event_record, version_record
@@ -71,7 +71,7 @@ async def create_event(
     """Insert a validated document as version 1, owned by `owner_id` (schedule_conflict
     with `reject_conflicts` when it overlaps another of the owner's events).
     """
-    document = check_document(document, "validation_error")
+    document = check_document(document, ErrorCode.VALIDATION_ERROR)
     if reject_conflicts:
         await refuse_schedule_conflicts(conn, owner_id, document, None)
     result = await conn.execute(
@@ -176,7 +176,7 @@ async def apply_edit(
         return EditResult(current, role, applied, duplicate=True)
     if if_match is not None and if_match != current.version:
         raise TandemError(
-            "precondition_failed",
+            ErrorCode.PRECONDITION_FAILED,
             f"the event is at version {current.version}, not {if_match}",
             {"version": current.version},
         )
@@ -185,7 +185,7 @@ async def apply_edit(
     if base_version is not None and base_version != current.version:
         await _check_rebase(conn, current, base_version, ops)
     # 5. Apply and validate the whole result.
-    document = check_document(apply_ops(current.document, ops), "invalid_event")
+    document = check_document(apply_ops(current.document, ops), ErrorCode.INVALID_EVENT)
     if document == current.document:
         return EditResult(current, role, None, noop=True)
     if reject_conflicts:
@@ -230,7 +230,7 @@ async def _check_rebase(
 
 def _conflict(current_version: int, reason: str) -> TandemError:
     return TandemError(
-        "version_conflict",
+        ErrorCode.VERSION_CONFLICT,
         f"{reason}; the event is at version {current_version}",
         {"version": current_version},
     )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.document import format_time, parse_time
-from storage.errors import TandemError, not_found, validation_error
+from storage.errors import ErrorCode, TandemError, not_found, validation_error
 from storage.records import EventRecord, event_record, version_record
 from storage.recurrence import occurrences
 from storage.tables import event_versions, events, permissions
@@ -248,7 +248,7 @@ async def refuse_schedule_conflicts(
     clashes = await conflicts_with(conn, user_id, document, exclude_event_id)
     if clashes:
         raise TandemError(
-            "schedule_conflict",
+            ErrorCode.SCHEDULE_CONFLICT,
             f"the event overlaps {len(clashes)} other event occurrence(s)",
             {"conflicts": [conflict_json(occurrence) for occurrence, _ in clashes]},
         )

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from storage.document import DOCUMENT_FIELDS
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 # A patch may touch only the document fields, never /id, /version and the like.
 PATCHABLE_ROOTS = frozenset(DOCUMENT_FIELDS)
@@ -105,7 +105,7 @@ def _is_json(value: Any) -> bool:
 
 
 def _invalid(index: int, message: str) -> TandemError:
-    return TandemError("invalid_patch", f"operation {index}: {message}", {"index": index})
+    return TandemError(ErrorCode.INVALID_PATCH, f"operation {index}: {message}", {"index": index})
 
 
 def _document_path(op: dict[str, Any], member: str, index: int) -> tuple[str, ...]:
@@ -144,10 +144,10 @@ def check_op(op: object, index: int) -> None:
 def check_ops(ops: object) -> list[dict[str, Any]]:
     """Validate a whole patch before anything is applied; returns it unchanged."""
     if not isinstance(ops, list) or not ops:
-        raise TandemError("invalid_patch", "ops must be a non-empty array of operations")
+        raise TandemError(ErrorCode.INVALID_PATCH, "ops must be a non-empty array of operations")
     if len(ops) > MAX_OPS:
         raise TandemError(
-            "too_large", f"a patch has at most {MAX_OPS} operations", {"limit": MAX_OPS}
+            ErrorCode.TOO_LARGE, f"a patch has at most {MAX_OPS} operations", {"limit": MAX_OPS}
         )
     for index, op in enumerate(ops):
         check_op(op, index)
@@ -268,7 +268,7 @@ def apply_ops(document: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
         except _Missing as exc:
             if op["op"] == "test":
                 message = f"operation {index}: {exc}"
-                raise TandemError("test_failed", message, {"index": index}) from None
+                raise TandemError(ErrorCode.TEST_FAILED, message, {"index": index}) from None
             raise _invalid(index, str(exc)) from None
         except _Refused as exc:
             raise _invalid(index, str(exc)) from None

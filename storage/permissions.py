@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.errors import TandemError, not_found
+from storage.errors import ErrorCode, TandemError, not_found
 from storage.roles import ROLE_RANK, check_role
 from storage.tables import events, permissions, users
 
@@ -61,7 +61,9 @@ async def grant(
         )
     ).scalar()
     if previous == "owner":
-        raise TandemError("forbidden", "the owner's role changes only by transferring ownership")
+        raise TandemError(
+            ErrorCode.FORBIDDEN, "the owner's role changes only by transferring ownership"
+        )
     values = {"role": role, "granted_by": granted_by, "granted_at": now}
     if previous is None:
         await conn.execute(
@@ -106,7 +108,9 @@ async def revoke(conn: AsyncConnection, event_id: int, user_id: int) -> str:
     if role is None:
         raise not_found(f"user {user_id} has no access to event {event_id}")
     if role == "owner":
-        raise TandemError("forbidden", "the owner cannot be removed; transfer ownership first")
+        raise TandemError(
+            ErrorCode.FORBIDDEN, "the owner cannot be removed; transfer ownership first"
+        )
     await conn.execute(
         permissions.delete().where(
             permissions.c.event_id == event_id, permissions.c.user_id == user_id

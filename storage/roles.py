@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.errors import TandemError, not_found
+from storage.errors import ErrorCode, TandemError, not_found
 
 # Lowest first: each role may do everything the ones before it may.
 ROLES = ("viewer", "editor", "owner")
@@ -16,5 +16,5 @@ def check_role(event_id: int, role: str | None, least: str) -> str:
     if role is None:
         raise not_found(f"event {event_id}")
     if ROLE_RANK[role] < ROLE_RANK[least]:
-        raise TandemError("forbidden", f"a {role} cannot do this; {least} or above can")
+        raise TandemError(ErrorCode.FORBIDDEN, f"a {role} cannot do this; {least} or above can")
     return role

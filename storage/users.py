@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 from storage.tables import users
 
 
@@ -39,8 +39,8 @@ async def create_user(
     )
     for row in taken:
         if row.username_key == username_key:
-            raise TandemError("username_taken", "that username is taken")
-        raise TandemError("email_taken", "that email is already registered")
+            raise TandemError(ErrorCode.USERNAME_TAKEN, "that username is taken")
+        raise TandemError(ErrorCode.EMAIL_TAKEN, "that email is already registered")
     try:
         result = await conn.execute(
             users.insert()
@@ -56,7 +56,7 @@ async def create_user(
         )
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name.
-        raise TandemError("username_taken", "that username or email is taken") from None
+        raise TandemError(ErrorCode.USERNAME_TAKEN, "that username or email is taken") from None
     return _user(result.one())
 
 

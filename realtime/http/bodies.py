@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from realtime import codec
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 
 
 def api_response(
@@ -53,12 +53,12 @@ async def parse_body(
     body = await read_body(request, request.app.state.tandem.settings.max_body_bytes)
     if not body:
         if required:
-            raise TandemError("malformed_request", "a request body is required")
+            raise TandemError(ErrorCode.MALFORMED_REQUEST, "a request body is required")
         return None
     kind = codec.media_type(request.headers.get("content-type")) or codec.JSON
     if kind not in accept:
         raise TandemError(
-            "unsupported_media_type",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"this route takes {', '.join(accept)}, not {kind}",
             {"accepted": list(accept)},
         )
@@ -70,7 +70,7 @@ async def parse_body(
         else:
             value = codec.decode_json(body)
     except (codec.DecodeError, UnicodeDecodeError) as exc:
-        raise TandemError("malformed_request", str(exc)) from None
+        raise TandemError(ErrorCode.MALFORMED_REQUEST, str(exc)) from None
     try:
         codec.refuse_nul(value, body if kind not in (codec.MSGPACK, codec.FORM) else None)
     except codec.NulError as exc:
@@ -92,9 +92,11 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise TandemError("unauthenticated", "send Authorization: Bearer <access_token>")
+        raise TandemError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <access_token>")
     return token.strip()
 
 
 def _too_large(limit: int) -> TandemError:
-    return TandemError("too_large", f"the request body is over {limit} bytes", {"limit": limit})
+    return TandemError(
+        ErrorCode.TOO_LARGE, f"the request body is over {limit} bytes", {"limit": limit}
+    )

@@ -1,4 +1,8 @@
-"""The contract's error table: each code mapped once to an HTTP status."""
+"""The contract's error table: each code mapped once to an HTTP status.
+
+The table must name every ErrorCode: a code without a status is refused at import,
+so that no error is ever answered with a status picked by default.
+"""
 
 from __future__ import annotations
 
@@ -10,38 +14,49 @@ from starlette.responses import Response
 
 from realtime.http.bodies import api_response
 from realtime.ops import metrics
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
-HTTP_STATUS: dict[str, int] = {
-    "malformed_request": 400,
-    "unauthenticated": 401,
-    "token_expired": 401,
-    "token_revoked": 401,
-    "invalid_credentials": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "method_not_allowed": 405,
-    "username_taken": 409,
-    "email_taken": 409,
-    "schedule_conflict": 409,
-    "version_conflict": 409,
-    "precondition_failed": 412,
-    "too_large": 413,
-    "unsupported_media_type": 415,
-    "validation_error": 422,
-    "invalid_patch": 422,
-    "invalid_event": 422,
-    "test_failed": 422,
-    "rate_limited": 429,
-    "internal_error": 500,
-    "unavailable": 503,
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.MALFORMED_REQUEST: 400,
+    # A WebSocket code; a REST body that is not a valid message is malformed_request.
+    ErrorCode.INVALID_MESSAGE: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.TOKEN_REVOKED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.USERNAME_TAKEN: 409,
+    ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.SCHEDULE_CONFLICT: 409,
+    ErrorCode.VERSION_CONFLICT: 409,
+    ErrorCode.CURSOR_EXPIRED: 410,
+    ErrorCode.PRECONDITION_FAILED: 412,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.INVALID_PATCH: 422,
+    ErrorCode.INVALID_EVENT: 422,
+    ErrorCode.TEST_FAILED: 422,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.UNAVAILABLE: 503,
 }
+if _unmapped := set(ErrorCode) - HTTP_STATUS.keys():
+    raise RuntimeError(f"error codes without an HTTP status: {sorted(_unmapped)}")
 
 # Starlette's own HTTP errors (no route, wrong method) in the contract's shape.
-_CODE_FOR_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "malformed_request"}
+_CODE_FOR_STATUS = {
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    400: ErrorCode.MALFORMED_REQUEST,
+}
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -49,7 +64,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 def error_response(request: Request, error: TandemError) -> Response:
-    status = HTTP_STATUS.get(error.code, 400)
+    status = HTTP_STATUS[error.code]
     metrics.ERRORS.labels(error.code, "http").inc()
     headers: dict[str, str] = {}
     if status == 401:
@@ -68,7 +83,7 @@ async def on_tandem_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _CODE_FOR_STATUS.get(exc.status_code, "malformed_request")
+    code = _CODE_FOR_STATUS.get(exc.status_code, ErrorCode.MALFORMED_REQUEST)
     message = "no such route" if exc.status_code == 404 else str(exc.detail).lower()
     response = error_response(request, TandemError(code, message))
     response.status_code = exc.status_code

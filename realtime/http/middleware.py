@@ -18,7 +18,7 @@ from realtime.http.errors import error_response
 from realtime.ops import metrics
 from realtime.ops.logs import request_id
 from realtime.ops.rate_limits import Quota
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("tandem.access")
@@ -83,7 +83,7 @@ class RequestEnvelope:
             # Logged in full, with the request id; the client learns only that it was
             # our fault, and which id to quote.
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            failure = TandemError("internal_error", "internal server error")
+            failure = TandemError(ErrorCode.INTERNAL_ERROR, "internal server error")
             await error_response(Request(scope), failure)(scope, receive, send_with_headers)
         finally:
             status = status or 500

@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from realtime import codec
 from realtime.http import wire_models
 from realtime.http.errors import HTTP_STATUS
+from storage.errors import ErrorCode
 
 API_PREFIX = "/api/v1"
 JSON_AND_MSGPACK = (codec.JSON, codec.MSGPACK)
@@ -242,14 +243,18 @@ def _implied_errors(path: str, operation: Operation) -> Iterator[str]:
     if operation.body is not None:
         # Bytes that do not parse, too many of them, a content type the route does
         # not take, or a parsed body of the wrong shape.
-        yield from ("malformed_request", "too_large", "unsupported_media_type")
-        yield "validation_error"
+        yield from (
+            ErrorCode.MALFORMED_REQUEST,
+            ErrorCode.TOO_LARGE,
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        )
+        yield ErrorCode.VALIDATION_ERROR
     if operation.query:
-        yield "validation_error"
+        yield ErrorCode.VALIDATION_ERROR
     if operation.auth:
-        yield from ("unauthenticated", "token_expired", "token_revoked")
+        yield from (ErrorCode.UNAUTHENTICATED, ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_REVOKED)
     if path.startswith(API_PREFIX + "/"):
-        yield from ("rate_limited", "unavailable")
+        yield from (ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE)
 
 
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:

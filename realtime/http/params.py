@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from realtime import codec
 from storage.document import parse_time
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.records import MAX_ID
 
 
@@ -88,7 +88,9 @@ def if_match(request: Request) -> int | None:
     tag = raw.strip().removeprefix("W/").strip('"')
     if not tag.isdigit():
         # No version matches a tag we never issued.
-        raise TandemError("precondition_failed", f"If-Match {raw!r} is not a version of this event")
+        raise TandemError(
+            ErrorCode.PRECONDITION_FAILED, f"If-Match {raw!r} is not a version of this event"
+        )
     return int(tag)
 
 

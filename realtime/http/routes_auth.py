@@ -14,11 +14,12 @@ from realtime.http import wire_models
 from realtime.http.bodies import api_response, parse_object
 from realtime.http.openapi import Operation, describe
 from realtime.services import authenticate, resources, user_json
+from storage.errors import ErrorCode
 
 # Form bodies too, so that OAuth2 password-flow clients (and /docs) can log in.
 LOGIN_MEDIA = (codec.JSON, codec.MSGPACK, codec.FORM)
 # A refresh token that is unknown, expired, or already used (which revokes its session).
-REFRESH_ERRORS = ("unauthenticated", "token_expired", "token_revoked")
+REFRESH_ERRORS = (ErrorCode.UNAUTHENTICATED, ErrorCode.TOKEN_EXPIRED, ErrorCode.TOKEN_REVOKED)
 
 
 def grant_json(grant: TokenGrant) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def grant_json(grant: TokenGrant) -> dict[str, Any]:
         tag="auth",
         body=wire_models.RegisterRequest,
         responses={201: wire_models.TokenGrant},
-        errors=("username_taken", "email_taken"),
+        errors=(ErrorCode.USERNAME_TAKEN, ErrorCode.EMAIL_TAKEN),
         auth=False,
     )
 )
@@ -57,7 +58,7 @@ async def register(request: Request) -> Response:
         body=wire_models.LoginRequest,
         body_media=LOGIN_MEDIA,
         responses={200: wire_models.TokenGrant},
-        errors=("invalid_credentials",),
+        errors=(ErrorCode.INVALID_CREDENTIALS,),
         auth=False,
     )
 )

@@ -23,15 +23,15 @@ from realtime.services import authenticate, resources
 from realtime.wire import event_json
 from storage import events as event_store
 from storage.edits import EditResult
-from storage.errors import validation_error
+from storage.errors import ErrorCode, validation_error
 from storage.records import EventRecord
 from storage.roles import ROLES
 
 PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
 START = Param("start", wire_models.Time, "only events with an occurrence ending after this")
 END = Param("end", wire_models.Time, "only events with an occurrence starting before this")
-READ_ERRORS = ("not_found",)
-EDIT_ERRORS = ("not_found", "forbidden", "precondition_failed")
+READ_ERRORS = (ErrorCode.NOT_FOUND,)
+EDIT_ERRORS = (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN, ErrorCode.PRECONDITION_FAILED)
 
 
 def _event_response(request: Request, event: EventRecord, role: str, status: int = 200) -> Response:
@@ -49,7 +49,7 @@ def _edit_response(request: Request, result: EditResult) -> Response:
         body=wire_models.NewEvent,
         query=(ON_CONFLICT,),
         responses={201: wire_models.Event},
-        errors=("schedule_conflict",),
+        errors=(ErrorCode.SCHEDULE_CONFLICT,),
         etag=True,
     )
 )
@@ -172,7 +172,7 @@ async def get_event(request: Request) -> Response:
         query=(ON_CONFLICT,),
         headers=(IF_MATCH,),
         responses={200: wire_models.Event},
-        errors=(*EDIT_ERRORS, "schedule_conflict"),
+        errors=(*EDIT_ERRORS, ErrorCode.SCHEDULE_CONFLICT),
         etag=True,
     )
 )
@@ -197,7 +197,12 @@ async def update_event(request: Request) -> Response:
         body_media=PATCH_MEDIA,
         headers=(IF_MATCH,),
         responses={200: wire_models.Event},
-        errors=(*EDIT_ERRORS, "invalid_patch", "invalid_event", "test_failed"),
+        errors=(
+            *EDIT_ERRORS,
+            ErrorCode.INVALID_PATCH,
+            ErrorCode.INVALID_EVENT,
+            ErrorCode.TEST_FAILED,
+        ),
         etag=True,
     )
 )
@@ -215,7 +220,7 @@ async def patch_event(request: Request) -> Response:
         summary="Delete an event (owner)",
         tag="events",
         responses={204: None},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
 async def delete_event(request: Request) -> Response:

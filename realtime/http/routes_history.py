@@ -14,7 +14,7 @@ from realtime.http.openapi import LIMIT, Operation, Param, describe
 from realtime.http.params import query_cursor_version, query_int
 from realtime.services import authenticate, resources
 from realtime.wire import event_json, version_json
-from storage.errors import validation_error
+from storage.errors import ErrorCode, validation_error
 
 CURSOR = Param("cursor", wire_models.VersionCursor)
 
@@ -29,7 +29,7 @@ def _next(cursor: int | None) -> str | None:
         tag="history",
         query=(LIMIT, CURSOR),
         responses={200: wire_models.VersionPage},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def list_history(request: Request) -> Response:
@@ -50,7 +50,7 @@ async def list_history(request: Request) -> Response:
         summary="One version, with the document as it was then",
         tag="history",
         responses={200: wire_models.VersionWithEvent},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def get_version(request: Request) -> Response:
@@ -66,7 +66,7 @@ async def get_version(request: Request) -> Response:
         summary="What changed from version v1 to version v2",
         tag="history",
         responses={200: wire_models.Diff},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def diff(request: Request) -> Response:
@@ -90,7 +90,7 @@ async def diff(request: Request) -> Response:
         tag="history",
         query=(LIMIT, CURSOR, Param("order", wire_models.SortOrder, "desc for newest first")),
         responses={200: wire_models.Changelog},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def changelog(request: Request) -> Response:
@@ -124,7 +124,7 @@ async def changelog(request: Request) -> Response:
         summary="Make a new version whose document equals an old one's (editor or more)",
         tag="history",
         responses={200: wire_models.Event},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
         etag=True,
     )
 )

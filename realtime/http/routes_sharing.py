@@ -14,7 +14,7 @@ from realtime.http.openapi import Operation, describe
 from realtime.services import authenticate, resources
 from realtime.usecases.calendar import Grant
 from realtime.wire import permission_json
-from storage.errors import validation_error
+from storage.errors import ErrorCode, validation_error
 from storage.permissions import Permission
 from storage.records import MAX_ID
 
@@ -55,7 +55,7 @@ def _permissions_response(request: Request, found: list[Permission]) -> Response
         tag="sharing",
         body=wire_models.ShareRequest,
         responses={200: wire_models.Permissions},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
 async def share(request: Request) -> Response:
@@ -71,7 +71,7 @@ async def share(request: Request) -> Response:
         summary="Everyone with access to an event (viewer or more)",
         tag="sharing",
         responses={200: wire_models.Permissions},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def get_permissions(request: Request) -> Response:
@@ -88,7 +88,7 @@ async def get_permissions(request: Request) -> Response:
         tag="sharing",
         body=wire_models.RoleChange,
         responses={200: wire_models.Permissions},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
 async def set_role(request: Request) -> Response:
@@ -109,7 +109,7 @@ async def set_role(request: Request) -> Response:
         summary="Remove a user's access (owner, or the user itself)",
         tag="sharing",
         responses={204: None},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
 async def revoke(request: Request) -> Response:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from realtime.http.openapi import Operation, describe
 from realtime.ops.metrics import MULTIPROCESS_DIR_VARIABLE
 from realtime.services import resources
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 
 @describe(
@@ -23,7 +23,7 @@ from storage.errors import TandemError
         description="Bearer METRICS_TOKEN when the server has one.",
         responses={200: str},
         media=("text/plain",),
-        errors=("unauthenticated",),
+        errors=(ErrorCode.UNAUTHENTICATED,),
         auth=False,
     )
 )
@@ -31,7 +31,7 @@ async def metrics(request: Request) -> Response:
     token = resources(request).settings.metrics_token
     presented = request.headers.get("authorization", "").encode()
     if token and not hmac.compare_digest(presented, f"Bearer {token}".encode()):
-        raise TandemError("unauthenticated", "send Authorization: Bearer <METRICS_TOKEN>")
+        raise TandemError(ErrorCode.UNAUTHENTICATED, "send Authorization: Bearer <METRICS_TOKEN>")
     registry = REGISTRY
     if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
         registry = CollectorRegistry()

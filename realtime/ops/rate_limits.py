@@ -21,7 +21,7 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import HTTPConnection
 
 from realtime.settings import Settings
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class RateLimits:
             request.state.rate_limit = quota
         if not allowed:
             raise TandemError(
-                "rate_limited",
+                ErrorCode.RATE_LIMITED,
                 f"too many requests; try again in {quota.reset_after} s",
                 {"retry_after": quota.reset_after},
             )

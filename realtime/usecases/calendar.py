@@ -20,7 +20,7 @@ from storage.changes import ApplyOps, Change, RestoreVersion, SetFields
 from storage.database import Database
 from storage.document import build_document
 from storage.edits import EditResult
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.permissions import Permission
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
@@ -69,7 +69,9 @@ class Calendar:
                 errors[str(index)] = exc.details
         if errors:
             raise TandemError(
-                "validation_error", f"{len(errors)} event(s) are invalid", {"errors": errors}
+                ErrorCode.VALIDATION_ERROR,
+                f"{len(errors)} event(s) are invalid",
+                {"errors": errors},
             )
         now = _now()
         async with self._db.write() as conn:
@@ -159,14 +161,14 @@ class Calendar:
             await permissions.require_role(conn, event_id, user.id, "owner")
             target = await get_user(conn, target_id)
             if target is None:
-                raise TandemError("not_found", f"user {target_id} not found")
+                raise TandemError(ErrorCode.NOT_FOUND, f"user {target_id} not found")
             changed: list[tuple[int, str]] = []
             if target_id == user.id:
                 # Making the owner owner changes nothing; any other role would
                 # leave the event without one.
                 if role != "owner":
                     raise TandemError(
-                        "forbidden", "the owner changes its role by transferring ownership"
+                        ErrorCode.FORBIDDEN, "the owner changes its role by transferring ownership"
                     )
             elif role == "owner":
                 await permissions.transfer_ownership(conn, event_id, user.id, target_id, now)
@@ -183,7 +185,7 @@ class Calendar:
         async with self._db.write() as conn:
             role = await permissions.require_role(conn, event_id, user.id, "viewer")
             if target_id != user.id and role != "owner":
-                raise TandemError("forbidden", "only the owner can remove someone else")
+                raise TandemError(ErrorCode.FORBIDDEN, "only the owner can remove someone else")
             await permissions.revoke(conn, event_id, target_id)
         await self._notify.access_removed(event_id, [target_id], "revoked")
 
@@ -227,5 +229,5 @@ async def _resolve_user(conn: AsyncConnection, grant: Grant) -> User:
         assert grant.username is not None
         found = await find_user_by_username(conn, grant.username)
     if found is None:
-        raise TandemError("not_found", f"user {grant.user_id or grant.username} not found")
+        raise TandemError(ErrorCode.NOT_FOUND, f"user {grant.user_id or grant.username} not found")
     return found

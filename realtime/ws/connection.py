@@ -23,7 +23,9 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from auth.service import Principal
-from realtime.ws.messages import Frame
+from realtime.ops import metrics
+from realtime.ws.messages import Frame, error_message
+from storage.errors import TandemError
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ CLOSE_TOO_SLOW = 1013
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, principal: Principal, binary: bool) -> None:
+    """An accepted socket; `principal` is set once it has authenticated."""
+
+    def __init__(self, websocket: WebSocket, binary: bool) -> None:
         self.websocket = websocket
-        self.principal = principal
+        self._principal: Principal | None = None
         self.binary = binary
         # Identifies this socket in presence; unrelated to the login session.
         self.session = f"s-{secrets.token_urlsafe(9)}"
@@ -61,6 +65,16 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._malformed: deque[float] | None = None  # made on the first malformed frame
         self.closed = asyncio.Event()
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise RuntimeError("this socket has not authenticated yet")
+        return self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        self._principal = principal
 
     @property
     def user_id(self) -> int:
@@ -91,6 +105,32 @@ class Connection:
             return
         self._queue.append(frame)
         self._wake()
+
+    def send_error(
+        self,
+        error: TandemError,
+        *,
+        close: int | None = None,
+        reason: str | None = None,
+        event_id: int | None = None,
+        op_id: str | None = None,
+    ) -> None:
+        """Answer `error` (counted in the error metric), then close with `close` when given.
+
+        The frame names the message's event_id and op_id, the current `version` of a
+        version_conflict, and the details (as in REST: which fields are invalid).
+        """
+        metrics.ERRORS.labels(error.code, "ws").inc()
+        message = error_message(
+            error,
+            event_id=event_id,
+            op_id=op_id,
+            version=error.details.get("version"),
+            details=error.details or None,
+        )
+        self.send(Frame(message))
+        if close is not None:
+            self.close(close, reason or error.code)
 
     def close(self, code: int, reason: str = "") -> None:
         """Close after the frames already queued (an error before a 4401, say) are sent."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,17 +30,13 @@ from realtime.ws.messages import (
     Frame,
     Join,
     Leave,
-    MessageError,
     Patch,
     Ping,
     Presence,
-    error_frame,
     parse,
     presence_size,
 )
-from storage.errors import TandemError
-
-log = logging.getLogger(__name__)
+from storage.errors import ErrorCode, TandemError
 
 AUTH_TIMEOUT = 10.0
 MAX_ROOMS = 500
@@ -77,10 +72,10 @@ class Session:
                 async with asyncio.timeout(max(remaining, 0.001)):
                     message = await websocket.receive()
             except TimeoutError:
-                self.connection.send(
-                    error_frame("token_expired", "the access token expired; send a fresh one")
+                expired = TandemError(
+                    ErrorCode.TOKEN_EXPIRED, "the access token expired; send a fresh one"
                 )
-                self.connection.close(CLOSE_UNAUTHENTICATED, "token expired")
+                self.connection.send_error(expired, close=CLOSE_UNAUTHENTICATED)
                 return
             if message["type"] == "websocket.disconnect":
                 return
@@ -89,12 +84,15 @@ class Session:
                 continue
             try:
                 parsed = parse(frame, self.connection.binary)
-            except MessageError as exc:
-                self.connection.send(error_frame(exc.code, exc.message))
-                if exc.code == "invalid_message" and self.connection.count_malformed(
-                    MALFORMED_LIMIT, MALFORMED_WINDOW
-                ):
-                    self.connection.close(CLOSE_MALFORMED, "too many malformed messages")
+            except TandemError as exc:
+                flooding = exc.code == ErrorCode.INVALID_MESSAGE and (
+                    self.connection.count_malformed(MALFORMED_LIMIT, MALFORMED_WINDOW)
+                )
+                self.connection.send_error(
+                    exc,
+                    close=CLOSE_MALFORMED if flooding else None,
+                    reason="too many malformed messages",
+                )
                 continue
             await self.handle(parsed)
 
@@ -113,31 +111,27 @@ class Session:
             elif isinstance(message, Auth):
                 await self._reauthenticate(message.token)
         except TandemError as exc:
-            self.connection.send(
-                error_frame(
-                    exc.code,
-                    exc.message,
-                    event_id=getattr(message, "event_id", None),
-                    op_id=getattr(message, "op_id", None),
-                    version=exc.details.get("version"),
-                    # As in REST: which fields an invalid_event or validation_error names.
-                    details=exc.details or None,
-                )
+            self.connection.send_error(
+                exc,
+                event_id=getattr(message, "event_id", None),
+                op_id=getattr(message, "op_id", None),
             )
 
     async def _join(self, message: Join) -> None:
         rooms = self.connection.rooms
         if message.event_id not in rooms and len(rooms) >= MAX_ROOMS:
-            raise TandemError("too_large", f"a connection may join at most {MAX_ROOMS} events")
+            raise TandemError(
+                ErrorCode.TOO_LARGE, f"a connection may join at most {MAX_ROOMS} events"
+            )
         await self.state.rooms.join(self.connection, message.event_id, message.since)
 
     def _presence(self, message: Presence) -> None:
         self._require_joined(message.event_id)
         if not isinstance(message.state, dict):
-            raise TandemError("invalid_message", "presence state must be an object")
+            raise TandemError(ErrorCode.INVALID_MESSAGE, "presence state must be an object")
         if presence_size(message.state) > MAX_PRESENCE_BYTES:
             raise TandemError(
-                "too_large", f"presence state may be at most {MAX_PRESENCE_BYTES} bytes"
+                ErrorCode.TOO_LARGE, f"presence state may be at most {MAX_PRESENCE_BYTES} bytes"
             )
         self.state.rooms.set_presence(self.connection, message.event_id, message.state)
 
@@ -182,14 +176,11 @@ class Session:
         try:
             principal = await self.state.auth.authenticate(token)
         except TandemError as exc:
-            self.connection.send(error_frame(exc.code, exc.message))
-            self.connection.close(CLOSE_UNAUTHENTICATED, exc.code)
+            self.connection.send_error(exc, close=CLOSE_UNAUTHENTICATED)
             return
         if principal.user.id != self.connection.user_id:
-            self.connection.send(
-                error_frame("unauthenticated", "that token belongs to another user")
-            )
-            self.connection.close(CLOSE_UNAUTHENTICATED, "another user")
+            other = TandemError(ErrorCode.UNAUTHENTICATED, "that token belongs to another user")
+            self.connection.send_error(other, close=CLOSE_UNAUTHENTICATED)
             return
         old = self.connection.login_session
         self.connection.principal = principal
@@ -198,7 +189,7 @@ class Session:
 
     def _require_joined(self, event_id: int) -> None:
         if event_id not in self.connection.rooms:
-            raise TandemError("invalid_message", f"join event {event_id} first")
+            raise TandemError(ErrorCode.INVALID_MESSAGE, f"join event {event_id} first")
 
     def _check_rate(self) -> None:
         key = self.connection.session
@@ -215,7 +206,9 @@ class Session:
         reset, _ = self._limiter.get_window_stats(self._op_rate, key)
         retry_after = max(0.0, reset - datetime.now(UTC).timestamp())
         raise TandemError(
-            "rate_limited", "too many patches; slow down", {"retry_after": round(retry_after, 3)}
+            ErrorCode.RATE_LIMITED,
+            "too many patches; slow down",
+            {"retry_after": round(retry_after, 3)},
         )
 
 
@@ -239,16 +232,23 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     offered = websocket.scope.get("subprotocols") or []
     subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
     await websocket.accept(subprotocol=subprotocol)
-    binary = subprotocol == MSGPACK_PROTOCOL
-    principal = await _authenticate(websocket, state, binary)
-    if principal is None:
-        return
-    connection = Connection(websocket, principal, binary)
+    connection = Connection(websocket, binary=subprotocol == MSGPACK_PROTOCOL)
     connection.start()
+    try:
+        principal = await _authenticate(connection, state)
+        if principal is None:
+            return
+        connection.principal = principal
+        await _serve(connection, state)
+    finally:
+        connection.close(1000)
+        await connection.finish()
+
+
+async def _serve(connection: Connection, state: Resources) -> None:
     await state.hub.add(connection)
-    connection.send(
-        Frame({"type": "ready", "user": user_json(principal.user), "session": connection.session})
-    )
+    user = user_json(connection.principal.user)
+    connection.send(Frame({"type": "ready", "user": user, "session": connection.session}))
     metrics.OPEN_SOCKETS.inc()
     try:
         await Session(connection, state, state.ws_limiter).run()
@@ -258,12 +258,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         metrics.OPEN_SOCKETS.dec()
         state.rooms.leave_all(connection)
         await state.hub.remove(connection)
-        connection.close(1000)
-        await connection.finish()
 
 
-async def _authenticate(websocket: WebSocket, state: Resources, binary: bool) -> Principal | None:
+async def _authenticate(connection: Connection, state: Resources) -> Principal | None:
     """The socket's user, by header or first message; the socket is closed when there is none."""
+    websocket = connection.websocket
     header = websocket.headers.get("authorization")
     token: str | None = None
     if header:
@@ -273,41 +272,23 @@ async def _authenticate(websocket: WebSocket, state: Resources, binary: bool) ->
         try:
             first = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT)
         except TimeoutError:
-            await _refuse(
-                websocket,
-                binary,
-                CLOSE_AUTH_TIMEOUT,
-                "unauthenticated",
-                "no auth message within 10 s",
-            )
+            late = TandemError(ErrorCode.UNAUTHENTICATED, "no auth message within 10 s")
+            connection.send_error(late, close=CLOSE_AUTH_TIMEOUT)
             return None
         if first["type"] == "websocket.disconnect":
             return None
         frame = first.get("text") if first.get("text") is not None else first.get("bytes")
         try:
-            message = parse(frame or "", binary)
-        except MessageError:
+            message = parse(frame or "", connection.binary)
+        except TandemError:
             message = None
         if not isinstance(message, Auth):
-            await _refuse(
-                websocket, binary, CLOSE_UNAUTHENTICATED, "unauthenticated", "authenticate first"
-            )
+            first_not_auth = TandemError(ErrorCode.UNAUTHENTICATED, "authenticate first")
+            connection.send_error(first_not_auth, close=CLOSE_UNAUTHENTICATED)
             return None
         token = message.token
     try:
         return await state.auth.authenticate(token or "")
     except TandemError as exc:
-        await _refuse(websocket, binary, CLOSE_UNAUTHENTICATED, exc.code, exc.message)
+        connection.send_error(exc, close=CLOSE_UNAUTHENTICATED)
         return None
-
-
-async def _refuse(websocket: WebSocket, binary: bool, code: int, error: str, message: str) -> None:
-    data: Any = error_frame(error, message).encoded(binary)
-    try:
-        if isinstance(data, bytes):
-            await websocket.send_bytes(data)
-        else:
-            await websocket.send_text(data)
-        await websocket.close(code, message)
-    except (OSError, RuntimeError, WebSocketDisconnect):
-        log.info("socket went away before it could be refused")

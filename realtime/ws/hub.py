@@ -21,6 +21,7 @@ from realtime.ws.connection import CLOSE_UNAUTHENTICATED, Connection
 from realtime.ws.messages import Frame
 from storage import sessions as session_store
 from storage.database import Database
+from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +144,9 @@ class Hub:
             self._close_session(session_id)
 
     def _close_session(self, session_id: str) -> None:
+        logged_out = TandemError(ErrorCode.TOKEN_REVOKED, "logged out")
         for connection in list(self._by_login.get(session_id, ())):
-            connection.send(
-                Frame({"type": "error", "code": "token_revoked", "message": "logged out"})
-            )
-            connection.close(CLOSE_UNAUTHENTICATED, "logged out")
+            connection.send_error(logged_out, close=CLOSE_UNAUTHENTICATED)
 
     def _on_user_message(self, user_id: int, message: dict[str, Any]) -> None:
         kind, event_id = message.get("type"), message.get("event_id")

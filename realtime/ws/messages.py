@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 
 from realtime import codec
-from realtime.ops import metrics
+from storage.errors import ErrorCode, TandemError
 from storage.records import MAX_ID
 
 JSON_PROTOCOL = "tandem.v1.json"
@@ -60,39 +60,32 @@ _json_decoder = msgspec.json.Decoder(ClientMessage)
 _msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
 
 
-class MessageError(Exception):
-    """A client frame the server cannot take; `code` is invalid_message or too_large."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
 def parse(frame: str | bytes, binary: bool) -> ClientMessage:
-    """A typed client message, or MessageError.
+    """A typed client message, or TandemError invalid_message (too_large for its size).
 
     `binary` is the connection's subprotocol: MessagePack in binary frames, or
     JSON in text frames; a frame of the other kind is not a message.
     """
     data = frame.encode() if isinstance(frame, str) else frame
     if len(data) > MAX_MESSAGE_BYTES:
-        raise MessageError("too_large", f"a message may be at most {MAX_MESSAGE_BYTES} bytes")
+        raise TandemError(
+            ErrorCode.TOO_LARGE, f"a message may be at most {MAX_MESSAGE_BYTES} bytes"
+        )
     if binary != isinstance(frame, bytes):
         expected = "binary MessagePack" if binary else "text JSON"
-        raise MessageError("invalid_message", f"this connection takes {expected} frames")
+        raise TandemError(ErrorCode.INVALID_MESSAGE, f"this connection takes {expected} frames")
     decoder = _msgpack_decoder if binary else _json_decoder
     try:
         message = decoder.decode(data)
     except msgspec.ValidationError as exc:
-        raise MessageError("invalid_message", str(exc)) from None
+        raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
     except msgspec.DecodeError as exc:
-        raise MessageError("invalid_message", f"not a message: {exc}") from None
+        raise TandemError(ErrorCode.INVALID_MESSAGE, f"not a message: {exc}") from None
     if binary or b"\\u0000" in data:  # JSON carries U+0000 only escaped
         try:
             codec.refuse_nul(msgspec.to_builtins(message))
         except codec.NulError as exc:
-            raise MessageError("invalid_message", str(exc)) from None
+            raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
     return message
 
 
@@ -120,8 +113,8 @@ class Frame:
         return self._json
 
 
-def error_frame(code: str, message: str, **fields: Any) -> Frame:
-    metrics.ERRORS.labels(code, "ws").inc()
-    body: dict[str, Any] = {"type": "error", "code": code, "message": message}
+def error_message(error: TandemError, **fields: Any) -> dict[str, Any]:
+    """The `error` message for `error`; fields that are None are left out."""
+    body: dict[str, Any] = {"type": "error", "code": error.code, "message": error.message}
     body.update((k, v) for k, v in fields.items() if v is not None)
-    return Frame(body)
+    return body

@@ -41,7 +41,7 @@ from storage import history
 from storage import permissions as permission_store
 from storage.database import Database
 from storage.document import parse_time
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ class Room:
             command = self._inbox.get_nowait()
             if command[0] == "join" and not command[3].done():
                 command[3].set_exception(
-                    TandemError("unavailable", "the room is closing; join again")
+                    TandemError(ErrorCode.UNAVAILABLE, "the room is closing; join again")
                 )
 
 
