@@ -32,8 +32,8 @@ from realtime.usecases.notify import Channels, Notifier
 from realtime.usecases.reads import CalendarReads
 from realtime.ws.connection import CLOSE_GOING_AWAY
 from realtime.ws.endpoint import websocket_endpoint
-from realtime.ws.hub import Hub
 from realtime.ws.rooms import Rooms
+from realtime.ws.sockets import Sockets
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Passwords(),
             on_session_revoked=notifier.session_revoked,
         )
-        hub = Hub(broadcast, channels, database)
-        await hub.start()
+        sockets = Sockets(broadcast, channels, database)
+        await sockets.start()
         rooms = Rooms(database, broadcast, channels, settings.presence_heartbeat)
         await rooms.start()
         rate_limits = RateLimits(settings)
@@ -71,16 +71,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             calendar=Calendar(database, notifier),
             reads=CalendarReads(database),
             rooms=rooms,
-            hub=hub,
+            sockets=sockets,
             ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
             rate_limits=rate_limits,
         )
         try:
             yield
         finally:
-            await hub.say_goodbye(CLOSE_GOING_AWAY, "server shutting down", timeout=3)
+            await sockets.say_goodbye(CLOSE_GOING_AWAY, "server shutting down", timeout=3)
             await rooms.close()
-            await hub.stop()
+            await sockets.stop()
             await broadcast.disconnect()
             await rate_limits.close()
             await database.close()

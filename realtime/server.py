@@ -47,7 +47,9 @@ class TandemServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         state = _tandem_state(self.config.loaded_app)
         if state is not None:
-            await state.hub.say_goodbye(CLOSE_GOING_AWAY, "server shutting down", GOODBYE_TIMEOUT)
+            await state.sockets.say_goodbye(
+                CLOSE_GOING_AWAY, "server shutting down", GOODBYE_TIMEOUT
+            )
         await super().shutdown(sockets)
 
 

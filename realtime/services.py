@@ -16,8 +16,8 @@ from realtime.settings import Settings
 from realtime.usecases.calendar import Calendar
 from realtime.usecases.notify import Notifier
 from realtime.usecases.reads import CalendarReads
-from realtime.ws.hub import Hub
 from realtime.ws.rooms import Rooms
+from realtime.ws.sockets import Sockets
 from storage.database import Database
 from storage.users import User
 
@@ -32,7 +32,7 @@ class Resources:
     calendar: Calendar
     reads: CalendarReads
     rooms: Rooms
-    hub: Hub
+    sockets: Sockets
     # Per-socket patch rate; in memory, since a socket lives in one process.
     ws_limiter: MovingWindowRateLimiter
     rate_limits: RateLimits

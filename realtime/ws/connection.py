@@ -53,8 +53,9 @@ class Connection:
         self.websocket = websocket
         self._principal: Principal | None = None
         self.binary = binary
-        # Identifies this socket in presence; unrelated to the login session.
-        self.session = f"s-{secrets.token_urlsafe(9)}"
+        # The wire's `session` of this socket (in `ready` and presence members);
+        # unrelated to the login session.
+        self.socket_id = f"s-{secrets.token_urlsafe(9)}"
         self.rooms: set[int] = set()
         # op_ids sent on this socket and not acknowledged yet, by event: the room
         # answers `ack` instead of `patch` for these, in version order.
@@ -86,21 +87,21 @@ class Connection:
 
     def member(self, state: Any) -> dict[str, Any]:
         return {
-            "session": self.session,
+            "session": self.socket_id,
             "user_id": self.principal.user.id,
             "username": self.principal.user.username,
             "state": state,
         }
 
     def start(self) -> None:
-        self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.session}")
+        self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.socket_id}")
 
     def send(self, frame: Frame) -> None:
         """Queue a frame; a socket whose queue is full is closed instead of waiting."""
         if self.closed.is_set():
             return
         if len(self._queue) >= SEND_QUEUE_LIMIT:
-            log.warning("socket %s fell too far behind; closing it", self.session)
+            log.warning("socket %s fell too far behind; closing it", self.socket_id)
             self.close(CLOSE_TOO_SLOW, "too far behind; rejoin with since")
             return
         self._queue.append(frame)
@@ -183,7 +184,7 @@ class Connection:
                     return
         except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect) as exc:
             # The peer is gone or stopped reading; the reader side notices and cleans up.
-            log.info("socket %s: send failed (%s)", self.session, exc.__class__.__name__)
+            log.info("socket %s: send failed (%s)", self.socket_id, exc.__class__.__name__)
             self.closed.set()
             await self._close_socket(CLOSE_TOO_SLOW, "send failed")
 

@@ -48,7 +48,7 @@ RATE_LIMITED_GRACE = 10.0
 RATE_LIMIT_PAUSE = 1.0
 
 
-class Session:
+class SocketHandler:
     """One authenticated socket's message handling (ShareDB's "agent")."""
 
     def __init__(
@@ -185,14 +185,14 @@ class Session:
         old = self.connection.login_session
         self.connection.principal = principal
         if principal.session_id != old:
-            self.state.hub.moved(self.connection, old)
+            self.state.sockets.moved(self.connection, old)
 
     def _require_joined(self, event_id: int) -> None:
         if event_id not in self.connection.rooms:
             raise TandemError(ErrorCode.INVALID_MESSAGE, f"join event {event_id} first")
 
     def _check_rate(self) -> None:
-        key = self.connection.session
+        key = self.connection.socket_id
         if self._limiter.hit(self._op_rate, key):
             return
         # A refusal streak ends once the client pauses; one that goes on past
@@ -246,18 +246,18 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _serve(connection: Connection, state: Resources) -> None:
-    await state.hub.add(connection)
+    await state.sockets.add(connection)
     user = user_json(connection.principal.user)
-    connection.send(Frame({"type": "ready", "user": user, "session": connection.session}))
+    connection.send(Frame({"type": "ready", "user": user, "session": connection.socket_id}))
     metrics.OPEN_SOCKETS.inc()
     try:
-        await Session(connection, state, state.ws_limiter).run()
+        await SocketHandler(connection, state, state.ws_limiter).run()
     except WebSocketDisconnect:
         pass
     finally:
         metrics.OPEN_SOCKETS.dec()
         state.rooms.leave_all(connection)
-        await state.hub.remove(connection)
+        await state.sockets.remove(connection)
 
 
 async def _authenticate(connection: Connection, state: Resources) -> Principal | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from realtime import codec
 from realtime.broadcast import Broadcast, BroadcastUnavailable
-from realtime.ws.hub import Listener
+from realtime.ws.listener import Listener
 
 log = logging.getLogger(__name__)
 

@@ -8,64 +8,22 @@ rooms get them through the room). Subscriptions are shared, never one per socket
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from realtime import codec
-from realtime.broadcast import Broadcast, Message
+from realtime.broadcast import Broadcast
 from realtime.usecases.notify import Channels
 from realtime.ws.connection import CLOSE_UNAUTHENTICATED, Connection
+from realtime.ws.listener import Listener
 from realtime.ws.messages import Frame
 from storage import sessions as session_store
 from storage.database import Database
 from storage.errors import ErrorCode, TandemError
 
-log = logging.getLogger(__name__)
 
+class Sockets:
+    """The authenticated sockets of this process, by login session and by user."""
 
-class Listener:
-    """A task that feeds one channel's messages to a callback, subscribed before `ready`.
-
-    Messages missed while Redis was away are lost; `on_resync`, when given, runs after
-    such a gap so that the owner can read what it missed from the database.
-    """
-
-    def __init__(
-        self,
-        broadcast: Broadcast,
-        channel: str,
-        on_message: Callable[[dict[str, Any]], None],
-        on_resync: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
-        self.channel = channel
-        self._broadcast = broadcast
-        self._on_message = on_message
-        self._on_resync = on_resync
-        self.ready = asyncio.Event()
-        self.task = asyncio.create_task(self._run(), name=f"listen-{channel}")
-
-    async def _run(self) -> None:
-        async with self._broadcast.subscribe(self.channel) as subscription:
-            self.ready.set()
-            async for delivery in subscription:
-                try:
-                    if isinstance(delivery, Message):
-                        self._on_message(codec.decode_json(delivery.payload))
-                    elif self._on_resync is not None:
-                        await self._on_resync()
-                except Exception:
-                    log.exception("listener %s: handling %r failed", self.channel, delivery)
-
-    async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-
-class Hub:
     def __init__(self, broadcast: Broadcast, channels: Channels, database: Database) -> None:
         self._broadcast = broadcast
         self._channels = channels
@@ -73,20 +31,16 @@ class Hub:
         self._by_login: dict[str, set[Connection]] = defaultdict(set)
         self._by_user: dict[int, set[Connection]] = defaultdict(set)
         self._users: dict[int, Listener] = {}
-        self._sessions: Listener | None = None
-
-    @property
-    def connections(self) -> int:
-        return sum(len(c) for c in self._by_user.values())
+        self._logouts: Listener | None = None
 
     async def start(self) -> None:
-        self._sessions = Listener(
+        self._logouts = Listener(
             self._broadcast,
             self._channels.sessions,
-            self._on_session_message,
-            on_resync=self._close_revoked_sessions,
+            self._on_logout_message,
+            on_resync=self._close_revoked_logins,
         )
-        await self._sessions.ready.wait()
+        await self._logouts.ready.wait()
 
     async def add(self, connection: Connection) -> None:
         """Register a socket; returns once its user's notices can reach it."""
@@ -126,24 +80,24 @@ class Hub:
             )
 
     async def stop(self) -> None:
-        for listener in [*self._users.values(), *([self._sessions] if self._sessions else [])]:
+        for listener in [*self._users.values(), *([self._logouts] if self._logouts else [])]:
             await listener.stop()
         self._users.clear()
 
-    def _on_session_message(self, message: dict[str, Any]) -> None:
+    def _on_logout_message(self, message: dict[str, Any]) -> None:
         if message.get("type") == "session_revoked":
-            self._close_session(message["session_id"])
+            self._close_login_session(message["session_id"])
 
-    async def _close_revoked_sessions(self) -> None:
+    async def _close_revoked_logins(self) -> None:
         """Logouts published while Redis was away never arrived: ask the database."""
         if not self._by_login:
             return
         async with self._database.read() as conn:
             revoked = await session_store.revoked_among(conn, set(self._by_login))
         for session_id in revoked:
-            self._close_session(session_id)
+            self._close_login_session(session_id)
 
-    def _close_session(self, session_id: str) -> None:
+    def _close_login_session(self, session_id: str) -> None:
         logged_out = TandemError(ErrorCode.TOKEN_REVOKED, "logged out")
         for connection in list(self._by_login.get(session_id, ())):
             connection.send_error(logged_out, close=CLOSE_UNAUTHENTICATED)
