@@ -8,6 +8,7 @@ version log when the broadcast comes back.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +74,18 @@ class Notifier:
         await self._publish(self._channels.user(user_id), message)
 
     async def access_removed(self, event_id: int, user_ids: list[int], reason: str) -> None:
-        """`revoked` for one user, `deleted` for everyone with access."""
-        message = {"type": "removed", "event_id": event_id, "reason": reason, "user_ids": user_ids}
+        """`revoked` for one user, `deleted` for everyone with access.
+
+        It goes to the event's room and to each user's channel (for sockets not in
+        the room); `notice` lets a socket that hears it both ways tell it only once.
+        """
+        message = {
+            "type": "removed",
+            "event_id": event_id,
+            "reason": reason,
+            "user_ids": user_ids,
+            "notice": secrets.token_hex(8),
+        }
         await self._publish(self._channels.event(event_id), message)
         for user_id in user_ids:
             await self._publish(self._channels.user(user_id), message)

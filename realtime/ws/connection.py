@@ -65,6 +65,8 @@ class Connection:
         self._wakeup: asyncio.Future[None] | None = None  # set while the writer waits
         self._writer: asyncio.Task[None] | None = None
         self._malformed: deque[float] | None = None  # made on the first malformed frame
+        # The last `removed` notice told per event, made on the first one.
+        self._removals: dict[int, str] | None = None
         self.closed = asyncio.Event()
 
     @property
@@ -106,6 +108,22 @@ class Connection:
             return
         self._queue.append(frame)
         self._wake()
+
+    def send_removed(self, event_id: int, reason: str, notice: str | None) -> None:
+        """Tell the socket it lost `event_id`, once per notice.
+
+        A removal reaches a process on the event's channel (for the room) and on the
+        user's (for sockets not in it). The room takes the socket out when it tells
+        it, so a socket can be in the room when one copy is checked and out of it when
+        the other is: the notice id, not room membership, decides what was told.
+        """
+        if notice is not None:
+            if self._removals is None:
+                self._removals = {}
+            if self._removals.get(event_id) == notice:
+                return
+            self._removals[event_id] = notice
+        self.send(Frame({"type": "removed", "event_id": event_id, "reason": reason}))
 
     def send_error(
         self,

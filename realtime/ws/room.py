@@ -255,8 +255,8 @@ class Room:
         for member in list(self.members.values()):
             role = roles.get(member.connection.user_id)
             if role is None:
-                frame = Frame({"type": "removed", "event_id": self.event_id, "reason": gone})
-                member.connection.send(frame)
+                # Read from the database, not heard: no notice to match.
+                member.connection.send_removed(self.event_id, gone, notice=None)
                 self._leave(member.connection, notify=False)
             elif role != member.role:
                 member.role = role
@@ -312,11 +312,11 @@ class Room:
                 member.connection.send(frame)
 
     def _on_removed(self, message: dict[str, Any]) -> None:
-        frame = Frame({"type": "removed", "event_id": self.event_id, "reason": message["reason"]})
+        reason, notice = message["reason"], message.get("notice")
         users = set(message["user_ids"])
         for member in list(self.members.values()):
-            if message["reason"] == "deleted" or member.connection.user_id in users:
-                member.connection.send(frame)
+            if reason == "deleted" or member.connection.user_id in users:
+                member.connection.send_removed(self.event_id, reason, notice)
                 self._leave(member.connection, notify=False)
 
     def _on_remote_presence(self, message: dict[str, Any]) -> None:

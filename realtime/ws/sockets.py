@@ -104,15 +104,16 @@ class Sockets:
 
     def _on_user_message(self, user_id: int, message: dict[str, Any]) -> None:
         kind, event_id = message.get("type"), message.get("event_id")
-        if kind == "access":
-            frame = Frame({"type": "access", "event_id": event_id, "role": message["role"]})
-        elif kind == "removed":
-            frame = Frame({"type": "removed", "event_id": event_id, "reason": message["reason"]})
-        else:
+        if kind not in ("access", "removed") or not isinstance(event_id, int):
             return
+        access = Frame({"type": "access", "event_id": event_id, "role": message.get("role")})
         for connection in list(self._by_user.get(user_id, ())):
-            if event_id not in connection.rooms:  # the room tells joined sockets itself
-                connection.send(frame)
+            if event_id in connection.rooms:
+                continue  # the room tells joined sockets itself, in order with its versions
+            if kind == "access":
+                connection.send(access)
+            else:
+                connection.send_removed(event_id, message["reason"], message.get("notice"))
 
     @staticmethod
     def _discard(index: dict[Any, set[Connection]], key: Any, connection: Connection) -> None:
