@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -25,27 +24,11 @@ from realtime.broadcast import (
     redact_url,
 )
 from tests.realtime.redis_server import RedisServer, require_services
+from tests.support import eventually
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 pytestmark = pytest.mark.asyncio
-
-
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], *, within: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll `check` until it is true; fail after `within` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} still false after {within}s")
-        await asyncio.sleep(0.01)
 
 
 async def next_delivery(sub: Subscription, within: float = 5.0) -> Delivery:
