@@ -148,6 +148,11 @@ async def register(client: httpx.AsyncClient, username: str | None = None) -> Ac
     )
 
 
+def error_code(response: httpx.Response) -> str:
+    """The `code` of a contract error answer."""
+    return response.json()["error"]["code"]
+
+
 def event_doc(**fields: Any) -> dict[str, Any]:
     """A valid event document, with `fields` replacing the defaults."""
     doc: dict[str, Any] = {

@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support import TEST_SECRET, register
+from tests.support import TEST_SECRET, error_code, register
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,10 +24,6 @@ ME = "/api/v1/auth/me"
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def error_code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 async def test_register_answers_the_token_object(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,6 @@ import pytest
 from storage.errors import TandemError
 from storage.patching import (
     MAX_OPS,
-    PATCHABLE_ROOTS,
     apply_ops,
     check_ops,
     escape,
@@ -30,21 +29,6 @@ def refused(code: str, document_: dict[str, Any], ops: list[Any]) -> TandemError
 
 
 # --- check_ops ----------------------------------------------------------------------
-
-
-def test_roots_are_the_nine_document_fields() -> None:
-    """Only the nine document fields may be patched."""
-    assert {
-        "title",
-        "description",
-        "location",
-        "start_time",
-        "end_time",
-        "timezone",
-        "all_day",
-        "recurrence",
-        "metadata",
-    } == PATCHABLE_ROOTS
 
 
 @pytest.mark.parametrize("ops", [[], None, {}, "[]", {"op": "add"}, 3, ({"op": "remove"},)])
