@@ -7,14 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from auth.passwords import Passwords
 from auth.rules import registration_problems
 from auth.tokens import TokenClaims, TokenCodec, new_id
 from storage import sessions as session_store
 from storage import users as user_store
-from storage.database import Database
+from storage.database import AsyncConnection, Database
 from storage.errors import ErrorCode, TandemError, validation_error
 from storage.users import User
 

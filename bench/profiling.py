@@ -29,7 +29,7 @@ AREAS: list[tuple[str, tuple[str, ...]]] = [
     ("websocket protocol (uvicorn, websockets)", ("uvicorn/protocols", "/websockets/")),
     ("http (uvicorn, starlette)", ("uvicorn/", "starlette", "httptools", "h11")),
     ("rate limits", ("/limits/",)),
-    ("json patch", ("jsonpatch", "jsonpointer", "storage/patching", "storage/patch_diff")),
+    ("json patch", ("storage/patching", "storage/patch_diff")),
     ("tandem rooms and sockets", ("realtime/ws/",)),
     ("tandem broadcast", ("realtime/broadcast/",)),
     ("tandem other", ("realtime/", "storage/", "auth/")),

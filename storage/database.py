@@ -2,7 +2,8 @@
 
 Every use case opens its own transaction with `read()` or `write()` and passes
 the connection to the storage functions it calls; nothing holds hidden
-per-task connection state.
+per-task connection state. The layers above name that connection's type as
+`storage.database.AsyncConnection`, so that only storage imports SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -90,15 +90,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @asynccontextmanager
-async def fresh_postgres_schema() -> AsyncIterator[str]:
-    """The URL of a new, migrated PostgreSQL schema, dropped afterwards."""
+async def fresh_postgres_schema(*, migrate: bool = True) -> AsyncIterator[str]:
+    """The URL of a new PostgreSQL schema (migrated unless told not), dropped afterwards."""
     await require_service("postgres")
     schema = f"t_{secrets.token_hex(6)}"
     admin = await admin_connection()
     await admin.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
     try:
-        yield await migrated(f"{POSTGRES_URL}{separator}schema={schema}")
+        yield await migrated(url) if migrate else url
     finally:
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()

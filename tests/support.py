@@ -95,18 +95,23 @@ async def start_pair(settings: Settings) -> list[RunningServer]:
 
 
 async def eventually(
-    condition: Callable[[], Any | Awaitable[Any]], timeout: float = 10, interval: float = 0.01
+    condition: Callable[[], Any | Awaitable[Any]],
+    timeout: float = 10,
+    interval: float = 0.01,
+    *,
+    what: str = "condition",
 ) -> Any:
-    """Wait until `condition()` is truthy, failing after `timeout` seconds."""
+    """Wait until `condition()` (sync or async) is truthy and answer its value; fail after
+    `timeout` seconds, naming `what` was awaited."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+        if isinstance(value, Awaitable):
             value = await value
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"{what} not met within {timeout}s")
         await asyncio.sleep(interval)
 
 
@@ -141,6 +146,11 @@ async def register(client: httpx.AsyncClient, username: str | None = None) -> Ac
     return Account(
         body["user"]["id"], username, password, body["access_token"], body["refresh_token"]
     )
+
+
+def error_code(response: httpx.Response) -> str:
+    """The `code` of a contract error answer."""
+    return response.json()["error"]["code"]
 
 
 def event_doc(**fields: Any) -> dict[str, Any]:

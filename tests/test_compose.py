@@ -27,6 +27,7 @@ def compose_config(**env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_compose_file_is_valid_and_wires_the_topology() -> None:
+    """The compose file validates and wires migrate-once, health checks, proxy and volume."""
     result = compose_config(SECRET_KEY="k" * 40)
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
@@ -55,6 +56,7 @@ def test_compose_file_is_valid_and_wires_the_topology() -> None:
 
 
 def test_compose_refuses_to_start_without_a_secret_key() -> None:
+    """The compose file refuses to render without SECRET_KEY."""
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     result = subprocess.run(
         [str(COMPOSE), "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
@@ -68,6 +70,7 @@ def test_compose_refuses_to_start_without_a_secret_key() -> None:
 
 
 def test_image_is_slim_and_runs_as_a_user() -> None:
+    """The image is built from a slim base and runs as a non-root user."""
     lines = (ROOT / "Dockerfile").read_text().splitlines()
     assert any(line.startswith("FROM ") and "slim" in line for line in lines)
     users = [line.split()[1] for line in lines if line.startswith("USER ")]

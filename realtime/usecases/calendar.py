@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
 from storage import edits, permissions
 from storage import events as event_store
 from storage.changes import ApplyOps, Change, RestoreVersion, SetFields
-from storage.database import Database
+from storage.database import AsyncConnection, Database
 from storage.document import build_document
 from storage.edits import EditResult
 from storage.errors import ErrorCode, TandemError, validation_error

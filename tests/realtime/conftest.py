@@ -1,5 +1,5 @@
-"""Fixtures for the server tests: WebSocket clients closed when the test ends, and a
-private Redis and PostgreSQL for fault tests."""
+"""Fixtures for the server tests: WebSocket clients closed when the test ends, shared
+events with their sockets, and a private Redis and PostgreSQL for fault tests."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import REDIS_URL, fresh_postgres_schema, migrated, require_service
 from tests.postgres_server import PostgresServer
 from tests.processes import base_env, tandem
 from tests.realtime.redis_server import RedisServer, require_services
+from tests.shared_event import SharedEvents
 from tests.support import TEST_SECRET, UNLIMITED, RunningServer
 from tests.ws_client import Sockets
 
@@ -25,6 +27,14 @@ async def sockets(server: RunningServer) -> AsyncIterator[Sockets]:
         yield pool
     finally:
         await pool.close_all()
+
+
+@pytest.fixture
+def shared_event(
+    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+) -> SharedEvents:
+    """Makes events shared with new users, and their sockets (tests/shared_event.py)."""
+    return SharedEvents(client, server.ws_url, sockets)
 
 
 @pytest.fixture

@@ -2,23 +2,63 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 
+from storage.database import Database
+from storage.migrate import alembic_config
+from storage.tables import metadata
+from tests.conftest import fresh_postgres_schema
 from tests.processes import base_env, free_port, serving, tandem
+from tests.support import TEST_SECRET
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def test_migrate_creates_the_sqlite_schema(tmp_path: Path) -> None:
-    """`tandem migrate` creates the schema on a new SQLite file, and is idempotent."""
-    env = base_env(DATABASE_URL=f"sqlite:///{tmp_path / 'cal.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no schema yet: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cal.db'}"
+        return
+    async with fresh_postgres_schema(migrate=False) as url:
+        yield url
+
+
+async def tables_and_revision(url: str) -> tuple[set[str], str]:
+    """The tables of a database and the alembic revision it records."""
+
+    def read(conn: sa.Connection) -> tuple[set[str], str]:
+        revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+        return set(sa.inspect(conn).get_table_names()), revision
+
+    database = Database(url)
+    try:
+        async with database.read() as conn:
+            return await conn.run_sync(read)
+    finally:
+        await database.close()
+
+
+async def test_migrate_creates_every_table_at_the_newest_revision(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """`tandem migrate` creates every table at alembic's head; run again, it changes nothing."""
+    env = base_env(DATABASE_URL=empty_database_url, SECRET_KEY=TEST_SECRET)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     for _ in range(2):
-        result = tandem("migrate", env=env, cwd=tmp_path)
+        result = await asyncio.to_thread(tandem, "migrate", env=env, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-    assert (tmp_path / "cal.db").exists()
+        assert "schema is up to date" in result.stdout
+        tables, revision = await tables_and_revision(empty_database_url)
+        assert tables == {*metadata.tables, "alembic_version"}
+        assert revision == head
 
 
 def test_postgres_without_secret_key_refuses_to_start(tmp_path: Path) -> None:

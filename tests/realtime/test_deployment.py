@@ -64,6 +64,7 @@ async def two_processes(env: dict[str, str], cwd: Path) -> AsyncIterator[Pair]:
 async def test_two_processes_share_edits_and_log_json(
     distributed_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """An edit on one process reaches a socket on the other; both log JSON with request ids."""
     async with two_processes(distributed_env, tmp_path) as pair:
         first, second, owner, event_id = pair.first, pair.second, pair.owner, pair.event_id
         watcher = await pair.sockets.joined(second.ws_url, owner.access_token, event_id)
@@ -94,6 +95,7 @@ async def test_two_processes_share_edits_and_log_json(
 async def test_sigterm_closes_sockets_with_1001_and_frames_are_not_compressed(
     distributed_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """SIGTERM closes sockets with 1001, and the server declines permessage-deflate."""
     with serving(distributed_env, tmp_path) as served:
         async with httpx.AsyncClient(base_url=served.url) as client:
             owner = await register(client)

@@ -6,22 +6,12 @@ from typing import Any
 
 from storage.changelog import summarize
 from storage.patch_diff import diff_documents
+from tests.storage.documents import document as full_document
 
 
 def document(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "title": "Design review",
-        "description": "",
-        "location": None,
-        "start_time": "2026-03-02T08:00:00Z",
-        "end_time": "2026-03-02T09:00:00Z",
-        "timezone": "Europe/Paris",
-        "all_day": False,
-        "recurrence": [],
-        "metadata": {},
-    }
-    base.update(fields)
-    return base
+    """A whole document without recurrence or metadata, so sentences stay short."""
+    return full_document(**{"recurrence": [], "metadata": {}, **fields})
 
 
 def test_create_names_the_title_and_local_start() -> None:

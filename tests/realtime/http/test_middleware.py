@@ -14,6 +14,7 @@ from tests.ws_client import Sockets
 
 
 async def test_security_headers_on_api_and_page(client: httpx.AsyncClient) -> None:
+    """Every answer carries the security headers, no HSTS over plain HTTP, and /api/ is no-store."""
     for path in ("/api/v1/auth/me", "/", "/health"):
         response = await client.get(path)
         headers = response.headers
@@ -29,6 +30,7 @@ async def test_security_headers_on_api_and_page(client: httpx.AsyncClient) -> No
 
 
 async def test_request_id_is_kept_or_made(client: httpx.AsyncClient) -> None:
+    """A well-formed X-Request-ID is echoed; a missing or forged one is replaced by a new id."""
     made = await client.get("/health")
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["X-Request-ID"])
     kept = await client.get("/health", headers={"X-Request-ID": "edge-7f3a.1"})
@@ -39,6 +41,7 @@ async def test_request_id_is_kept_or_made(client: httpx.AsyncClient) -> None:
 
 
 async def test_cors_answers_only_configured_origins(settings: Settings) -> None:
+    """CORS allows a configured origin (exposing the rate-limit and request id headers) only."""
     allowed = "https://calendar.example.com"
     running = await start_server(dataclasses.replace(settings, cors_origins=(allowed,)))
     try:
@@ -63,6 +66,7 @@ async def test_cors_answers_only_configured_origins(settings: Settings) -> None:
 
 
 async def test_body_and_message_limits_come_from_settings(settings: Settings) -> None:
+    """MAX_BODY_BYTES and WS_MAX_MESSAGE_BYTES set the 413 and the WebSocket close limits."""
     small = dataclasses.replace(settings, max_body_bytes=2048, ws_max_message_bytes=4096)
     running = await start_server(small)
     sockets = Sockets()

@@ -5,13 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import create_event, register, share
+from tests.support import create_event, error_code, register, share
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 async def test_every_change_is_a_version_row(client: httpx.AsyncClient) -> None:
@@ -159,6 +155,6 @@ async def test_history_needs_access_and_rollback_needs_editor(client: httpx.Asyn
         assert (await client.get(f"{base}/{path}", headers=bob.headers)).status_code == 200
     assert (await client.post(f"{base}/rollback/1", headers=mallory.headers)).status_code == 404
     refused = await client.post(f"{base}/rollback/1", headers=bob.headers)
-    assert (refused.status_code, code(refused)) == (403, "forbidden")
+    assert (refused.status_code, error_code(refused)) == (403, "forbidden")
     missing = await client.post(f"{base}/rollback/5", headers=alice.headers)
     assert missing.status_code == 404

@@ -5,13 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import create_event, register
+from tests.support import create_event, error_code, register
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 async def test_share_by_id_and_username_lists_owner_first(client: httpx.AsyncClient) -> None:
@@ -53,20 +49,20 @@ async def test_only_the_owner_shares(client: httpx.AsyncClient) -> None:
     )
     body = {"users": [{"user_id": mallory.id, "role": "editor"}]}
     as_editor = await client.post(url, json=body, headers=bob.headers)
-    assert (as_editor.status_code, code(as_editor)) == (403, "forbidden")
+    assert (as_editor.status_code, error_code(as_editor)) == (403, "forbidden")
     as_stranger = await client.post(url, json=body, headers=mallory.headers)
-    assert (as_stranger.status_code, code(as_stranger)) == (404, "not_found")
+    assert (as_stranger.status_code, error_code(as_stranger)) == (404, "not_found")
     for bad in (
         {"users": []},
         {"users": [{"user_id": bob.id, "role": "owner"}]},
         {"users": [{"role": "viewer"}]},
     ):
         response = await client.post(url, json=bad, headers=alice.headers)
-        assert (response.status_code, code(response)) == (422, "validation_error"), bad
+        assert (response.status_code, error_code(response)) == (422, "validation_error"), bad
     unknown = await client.post(
         url, json={"users": [{"username": "ghost", "role": "viewer"}]}, headers=alice.headers
     )
-    assert (unknown.status_code, code(unknown)) == (404, "not_found")
+    assert (unknown.status_code, error_code(unknown)) == (404, "not_found")
     perms = (
         await client.get(f"/api/v1/events/{event['id']}/permissions", headers=alice.headers)
     ).json()
@@ -142,7 +138,7 @@ async def test_revoke_by_owner_or_self(client: httpx.AsyncClient) -> None:
         headers=alice.headers,
     )
     by_other = await client.delete(f"{base}/permissions/{carol.id}", headers=bob.headers)
-    assert (by_other.status_code, code(by_other)) == (403, "forbidden")
+    assert (by_other.status_code, error_code(by_other)) == (403, "forbidden")
     assert (
         await client.delete(f"{base}/permissions/{carol.id}", headers=carol.headers)
     ).status_code == 204
@@ -152,6 +148,6 @@ async def test_revoke_by_owner_or_self(client: httpx.AsyncClient) -> None:
     ).status_code == 204
     assert (await client.put(base, json={"title": "x"}, headers=bob.headers)).status_code == 404
     owner = await client.delete(f"{base}/permissions/{alice.id}", headers=alice.headers)
-    assert (owner.status_code, code(owner)) == (403, "forbidden")
+    assert (owner.status_code, error_code(owner)) == (403, "forbidden")
     gone = await client.delete(f"{base}/permissions/{bob.id}", headers=alice.headers)
     assert gone.status_code == 404

@@ -38,6 +38,7 @@ def value(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> 
 async def test_requests_are_counted_by_route_template_and_status(
     client: httpx.AsyncClient,
 ) -> None:
+    """HTTP requests are counted per route template and status, never per raw path."""
     account = await register(client)
     before = await scrape(client)
     for missing in (424242, 434343):
@@ -58,6 +59,7 @@ async def test_requests_are_counted_by_route_template_and_status(
 async def test_edits_sockets_and_rooms_are_counted(
     client: httpx.AsyncClient, sockets: Sockets, server: RunningServer
 ) -> None:
+    """Sockets, rooms, edits and broadcast delay show in /metrics; a closed socket leaves."""
     owner = await register(client)
     event_id = (await create_event(client, owner))["id"]
     before = await scrape(client)
@@ -93,6 +95,7 @@ async def test_edits_sockets_and_rooms_are_counted(
 
 
 async def test_metrics_token_guards_the_endpoint(settings: Settings) -> None:
+    """With METRICS_TOKEN set, /metrics answers only that bearer token."""
     running = await start_server(dataclasses.replace(settings, metrics_token="scrape-me"))
     try:
         async with httpx.AsyncClient(base_url=running.url) as client:

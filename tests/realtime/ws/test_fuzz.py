@@ -187,6 +187,7 @@ async def test_mutated_messages_get_contract_answers_only(
     sockets: Sockets,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Mutated messages get contract frames only, change nothing they may not, log no error."""
     alice, bob = await register(client), await register(client)
     targets = Targets(
         owned=(await create_event(client, bob))["id"],

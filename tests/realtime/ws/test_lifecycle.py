@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from realtime.settings import Settings
+from tests.shared_event import SharedEvents
 from tests.support import create_event, register, start_server, title_ops
 from tests.ws_client import Sockets, Writer, is_type
 
@@ -139,15 +140,12 @@ async def test_a_socket_that_stops_reading_does_not_stall_the_room(
         await asyncio.wait_for(stalled.wait_closed(), 10)
 
 
-async def test_leave_all_rooms_on_disconnect(
-    server, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_leave_all_rooms_on_disconnect(shared_event: SharedEvents) -> None:
     """A closed socket stops counting as a member: a new joiner does not see it."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    gone = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    room = await shared_event()
+    alice, event = room.owner, room.event
+    gone, witness = await room.sockets(alice, alice)
     session = gone.ready["session"]
-    witness = await sockets.joined(server.ws_url, alice.access_token, event["id"])
     await gone.close()
     await witness.recv_until(
         lambda m: (
@@ -156,6 +154,6 @@ async def test_leave_all_rooms_on_disconnect(
         ),
         timeout=10,
     )
-    late = await sockets.ready(server.ws_url, alice.access_token)
+    late = await room.socket(alice, join=False)
     joined = await late.join(event["id"])
     assert session not in {m["session"] for m in joined["members"]}

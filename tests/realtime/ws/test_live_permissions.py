@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.shared_event import SharedEvents
 from tests.support import RunningServer, create_event, register, set_role, share, title_ops
 from tests.ws_client import Sockets, is_type
 
@@ -14,14 +15,12 @@ EVENTS = "/api/v1/events"
 
 
 async def test_downgrade_sends_access_and_refuses_the_next_patch(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """A downgraded editor gets `access` role viewer, and its next patch is forbidden."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "editor")
-    b = await sockets.joined(server.ws_url, bob.access_token, event_id)
+    room = await shared_event("editor")
+    (alice, bob), event_id = room.people, room.id
+    b = await room.socket(bob)
     assert (await b.submit(event_id, title_ops("as editor")))["type"] == "ack"
     await set_role(client, alice, event_id, bob, "viewer")
     access = await b.recv_until(is_type("access", event_id))
@@ -33,45 +32,36 @@ async def test_downgrade_sends_access_and_refuses_the_next_patch(
 
 
 async def test_refused_at_once_even_without_reading_access(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """The role is checked when the patch is applied: a patch right after the REST call fails."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], bob, "editor")
-    b = await sockets.joined(server.ws_url, bob.access_token, event["id"])
+    room = await shared_event("editor")
+    (alice, bob), event = room.people, room.event
+    b = await room.socket(bob)
     await set_role(client, alice, event["id"], bob, "viewer")
     refused = await b.submit(event["id"], title_ops("too late"))
     assert (refused["type"], refused["code"]) == ("error", "forbidden"), refused
 
 
 async def test_upgrade_sends_access_and_allows_patches(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """A viewer promoted to editor gets `access` role editor and may then patch."""
-    alice, vera = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], vera, "viewer")
-    v = await sockets.joined(server.ws_url, vera.access_token, event["id"])
+    room = await shared_event("viewer")
+    (alice, vera), event = room.people, room.event
+    v = await room.socket(vera)
     await set_role(client, alice, event["id"], vera, "editor")
     assert (await v.recv_until(is_type("access", event["id"])))["role"] == "editor"
     assert (await v.submit(event["id"], title_ops("promoted")))["type"] == "ack"
 
 
 async def test_revoke_sends_removed_and_stops_delivery(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """A revoked user gets `removed` reason revoked, leaves the room and gets no more patches."""
-    alice, bob, carol = await register(client), await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "editor")
-    await share(client, alice, event_id, carol, "viewer")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    c = await sockets.ready(server.ws_url, carol.access_token)
-    for ws in (a, b, c):
-        await ws.join(event_id)
+    room = await shared_event("editor", "viewer")
+    (alice, bob, carol), event_id = room.people, room.id
+    a, b, c = await room.sockets(alice, bob, carol)
     response = await client.delete(
         f"{EVENTS}/{event_id}/permissions/{bob.id}", headers=alice.headers
     )
@@ -92,13 +82,12 @@ async def test_revoke_sends_removed_and_stops_delivery(
 
 
 async def test_leaving_oneself_sends_removed_to_own_sockets(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """A user who removes its own permission leaves the room on its sockets."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], bob, "editor")
-    b = await sockets.joined(server.ws_url, bob.access_token, event["id"])
+    room = await shared_event("editor")
+    bob, event = room.members[0], room.event
+    b = await room.socket(bob)
     response = await client.delete(
         f"{EVENTS}/{event['id']}/permissions/{bob.id}", headers=bob.headers
     )
@@ -108,18 +97,12 @@ async def test_leaving_oneself_sends_removed_to_own_sockets(
 
 
 async def test_delete_sends_removed_deleted_to_everyone_joined(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """Deleting an event sends `removed` reason deleted to every joined socket, owner included."""
-    alice, bob, carol = await register(client), await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "editor")
-    await share(client, alice, event_id, carol, "viewer")
-    joined = []
-    for account in (alice, bob, carol, alice):
-        ws = await sockets.joined(server.ws_url, account.access_token, event_id)
-        joined.append(ws)
+    room = await shared_event("editor", "viewer")
+    (alice, bob, carol), event_id = room.people, room.id
+    joined = await room.sockets(alice, bob, carol, alice)
     assert (await client.delete(f"{EVENTS}/{event_id}", headers=alice.headers)).status_code == 204
     for ws in joined:
         removed = await ws.recv_until(is_type("removed", event_id))

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from tests.shared_event import SharedEvents
 from tests.support import RunningServer, create_event, register, title_ops
 from tests.ws_client import MSGPACK, Sockets, WSClient, is_error, is_type
 
@@ -93,12 +94,12 @@ async def test_more_than_20_malformed_frames_close_4400(
 
 
 async def test_message_over_64_kib_is_too_large_and_socket_stays(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    client: httpx.AsyncClient, shared_event: SharedEvents
 ) -> None:
     """A message over 64 KiB (but under 1 MiB) is error too_large; nothing applied."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    ws = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    room = await shared_event()
+    alice, event = room.owner, room.event
+    ws = await room.socket(alice)
     ops = [{"op": "add", "path": "/metadata/blob", "value": "x" * 70_000}]
     await ws.patch(event["id"], ops, base_version=1, op_id="big-1")
     error = await ws.recv_until(is_type("error"))
@@ -172,19 +173,12 @@ async def test_msgpack_first_message_auth(
     assert (await packed.recv(10))["type"] == "ready"
 
 
-async def test_a_misbehaving_client_does_not_disturb_the_others(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_a_misbehaving_client_does_not_disturb_the_others(shared_event: SharedEvents) -> None:
     """While other sockets flood garbage and oversized frames, a room keeps its full stream."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    writer = await sockets.ready(server.ws_url, alice.access_token)
-    observer = await sockets.ready(server.ws_url, alice.access_token)
-    flooder = await sockets.ready(server.ws_url, alice.access_token)
-    giant = await sockets.ready(server.ws_url, alice.access_token)
-    for ws in (writer, observer, flooder):
-        await ws.join(event_id)
+    room = await shared_event()
+    alice, event_id = room.owner, room.id
+    writer, observer, flooder = await room.sockets(alice, alice, alice)
+    giant = await room.socket(alice, join=False)
 
     async def flood() -> None:
         for n in range(25):

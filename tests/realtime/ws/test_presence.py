@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, register, share
-from tests.ws_client import Message, Sockets, WSClient, is_error
+from tests.shared_event import SharedEvents
+from tests.ws_client import Message, WSClient, is_error
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,18 +75,11 @@ def presence_about(ws: WSClient, about: WSClient) -> list[Message]:
     ]
 
 
-async def test_state_update_reaches_the_other_members(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_state_update_reaches_the_other_members(shared_event: SharedEvents) -> None:
     """A presence state is sent as `updated` [member] to the others and kept for later joiners."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "editor")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await a.join(event_id)
-    await b.join(event_id)
+    room = await shared_event("editor")
+    (alice, bob), event_id = room.people, room.id
+    a, b = await room.sockets(alice, bob)
     await a.send({"type": "presence", "event_id": event_id, "state": {"focus": "title"}})
     member = await state_of(b, event_id, a, {"focus": "title"})
     assert member == {
@@ -96,7 +88,7 @@ async def test_state_update_reaches_the_other_members(
         "username": alice.username,
         "state": {"focus": "title"},
     }
-    late = await sockets.ready(server.ws_url, bob.access_token)
+    late = await room.socket(bob, join=False)
     joined = await late.join(event_id)
     (listed,) = [m for m in joined["members"] if m["session"] == session(a)]
     assert listed["state"] == {"focus": "title"}
@@ -109,37 +101,28 @@ async def test_state_update_reaches_the_other_members(
     assert updates_to_self == [], "the sender got its own presence update"
 
 
-async def test_viewer_presence_is_shared(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_viewer_presence_is_shared(shared_event: SharedEvents) -> None:
     """Presence is not an edit: a viewer's state reaches the room too."""
-    alice, vera = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], vera, "viewer")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    v = await sockets.ready(server.ws_url, vera.access_token)
-    await a.join(event["id"])
-    await v.join(event["id"])
+    room = await shared_event("viewer")
+    (alice, vera), event = room.people, room.event
+    a, v = await room.sockets(alice, vera)
     await v.send({"type": "presence", "event_id": event["id"], "state": {"focus": "location"}})
     await state_of(a, event["id"], v, {"focus": "location"})
 
 
 async def test_join_leave_and_disconnect_are_deltas_to_the_others(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    shared_event: SharedEvents,
 ) -> None:
     """Joining and leaving (by `leave` or by closing the socket) reach the other members."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "viewer")
-    a = await sockets.joined(server.ws_url, alice.access_token, event_id)
-    b = await sockets.joined(server.ws_url, bob.access_token, event_id)
+    room = await shared_event("viewer")
+    (alice, bob), event_id = room.people, room.id
+    a, b = await room.sockets(alice, bob)
     joined = await delta(a, event_id, "joined", of=b)
     assert (joined["user_id"], joined["username"]) == (bob.id, bob.username)
     assert (await b.leave(event_id))["type"] == "left"
     left = await delta(a, event_id, "left", of=b)
     assert left["user_id"] == bob.id
-    c = await sockets.joined(server.ws_url, bob.access_token, event_id)
+    c = await room.socket(bob)
     await delta(a, event_id, "joined", of=c)
     await c.close()
     await delta(a, event_id, "left", of=c)
@@ -147,16 +130,11 @@ async def test_join_leave_and_disconnect_are_deltas_to_the_others(
     assert presence_about(b, b) == []
 
 
-async def test_state_over_1_kib_is_too_large(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_state_over_1_kib_is_too_large(shared_event: SharedEvents) -> None:
     """Presence state over 1 KiB is error too_large; nothing is sent; the socket goes on."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
+    room = await shared_event()
+    alice, event = room.owner, room.event
+    a, b = await room.sockets(alice, alice)
     await a.send({"type": "presence", "event_id": event["id"], "state": {"blob": "x" * 2000}})
     error = await a.recv_until(is_error("too_large"))
     assert error["event_id"] == event["id"]
@@ -167,13 +145,11 @@ async def test_state_over_1_kib_is_too_large(
     )
 
 
-async def test_presence_for_a_room_not_joined_is_an_error(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_presence_for_a_room_not_joined_is_an_error(shared_event: SharedEvents) -> None:
     """Presence for a room the socket has not joined is refused; the socket goes on."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
+    room = await shared_event()
+    event = room.event
+    a = await room.socket(room.owner, join=False)
     await a.send({"type": "presence", "event_id": event["id"], "state": {"focus": "title"}})
     error = await a.recv_until(lambda m: m.get("type") == "error")
     assert error["event_id"] == event["id"]

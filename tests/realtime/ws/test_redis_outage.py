@@ -52,6 +52,7 @@ async def outage(shared_postgres: str, throwaway_redis: RedisServer) -> AsyncIte
 async def test_revoke_and_role_change_during_an_outage_reach_the_room_after_it(
     outage: Outage,
 ) -> None:
+    """A revoke, role change, edit and delete made during a Redis outage reach the room after it."""
     http, sockets = outage.http, outage.sockets
     alice, bob, carol = await register(http), await register(http), await register(http)
     event_id = (await create_event(http, alice))["id"]
@@ -92,6 +93,7 @@ async def test_revoke_and_role_change_during_an_outage_reach_the_room_after_it(
 
 
 async def test_logout_during_an_outage_closes_the_socket_after_it(outage: Outage) -> None:
+    """A logout made while Redis is down closes that login's socket (4401) once Redis is back."""
     http, sockets = outage.http, outage.sockets
     bob = await register(http)
     b = await sockets.ready(outage.ws_url, bob.access_token)

@@ -1,42 +1,31 @@
-"""Rooms and patches over the WebSocket (PROTOCOL.md, WebSocket: join, leave, patch, ack)."""
+"""Rooms over the WebSocket (PROTOCOL.md, WebSocket: join, leave, since, ping)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, create_events, register, share, title_ops
+from tests.shared_event import SharedEvents
+from tests.support import RunningServer, create_event, create_events, register, title_ops
 from tests.ws_client import Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
 
-EVENTS = "/api/v1/events"
 
-
-async def current(client: httpx.AsyncClient, account, event_id: int) -> dict:
-    response = await client.get(f"{EVENTS}/{event_id}", headers=account.headers)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def test_join_answers_role_version_event_and_members(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_join_answers_role_version_event_and_members(shared_event: SharedEvents) -> None:
     """`joined` carries event_id, role, version, the event and members including the joiner."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice, title="Standup")
-    await share(client, alice, event["id"], bob, "editor")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    joined = await a.join(event["id"])
-    assert (joined["event_id"], joined["role"], joined["version"]) == (event["id"], "owner", 1)
+    room = await shared_event("editor", title="Standup")
+    alice, bob = room.people
+    a, b = await room.sockets(alice, bob, join=False)
+    joined = await a.join(room.id)
+    assert (joined["event_id"], joined["role"], joined["version"]) == (room.id, "owner", 1)
     assert joined["event"]["title"] == "Standup"
     assert joined["event"].get("version", 1) == 1
     me = [m for m in joined["members"] if m["session"] == a.ready["session"]]
     assert len(me) == 1, joined["members"]
     assert set(me[0]) >= {"session", "user_id", "username", "state"}
     assert (me[0]["user_id"], me[0]["username"]) == (alice.id, alice.username)
-    joined_b = await b.join(event["id"])
+    joined_b = await b.join(room.id)
     assert joined_b["role"] == "editor"
     sessions = {m["session"] for m in joined_b["members"]}
     assert sessions == {a.ready["session"], b.ready["session"]}
@@ -57,16 +46,11 @@ async def test_join_without_access_is_not_found_and_socket_stays(
     await m.ping()
 
 
-async def test_leave_answers_left(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
+async def test_leave_answers_left(shared_event: SharedEvents) -> None:
     """`leave` is answered `left`, after which the room's patches no longer arrive."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
+    room = await shared_event()
+    event = room.event
+    a, b = await room.sockets(room.owner, room.owner)
     assert (await b.leave(event["id"])) == {"type": "left", "event_id": event["id"]}
     assert (await a.submit(event["id"], title_ops("one")))["type"] == "ack"
     assert (await b.join(event["id"]))["version"] == 2
@@ -75,274 +59,16 @@ async def test_leave_answers_left(
     assert b.versions(event["id"]) == [3]  # version 2 was not delivered after the leave
 
 
-async def test_patch_acks_the_sender_and_broadcasts_to_the_others(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A patch is acked to its sender and sent as `patch` (origin ws) to the others only."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    event_id = event["id"]
-    await share(client, alice, event_id, bob, "editor")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    c = await sockets.ready(server.ws_url, alice.access_token)
-    for ws in (a, b, c):
-        await ws.join(event_id)
-    ack = await a.submit(event_id, title_ops("Renamed"), base_version=1, op_id="a-1")
-    assert (ack["type"], ack["event_id"], ack["op_id"], ack["version"]) == (
-        "ack",
-        event_id,
-        "a-1",
-        2,
-    )
-    assert not ack.get("noop"), ack
-    for other in (b, c):
-        patch = await other.recv_until(is_type("patch", event_id))
-        assert patch["version"] == 2
-        assert patch["ops"] == title_ops("Renamed")
-        assert (patch["author_id"], patch["op_id"], patch["origin"]) == (alice.id, "a-1", "ws")
-        assert isinstance(patch["at"], str) and patch["at"].endswith("Z")
-    assert (await b.submit(event_id, title_ops("Again"), base_version=2))["version"] == 3
-    await a.recv_until(is_type("patch", event_id))
-    # The sender's stream is the ack of 2 then bob's patch 3: no echo of its own op.
-    assert [(d.version, d.kind) for d in a.deliveries[event_id]] == [(2, "ack"), (3, "patch")]
-    assert (await current(client, alice, event_id))["title"] == "Again"
-
-
-async def test_ack_comes_after_commit(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """Right after an ack, a REST GET already shows that version."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
-    for n in range(5):
-        ack = await a.submit(event["id"], title_ops(f"commit {n}"))
-        got = await current(client, alice, event["id"])
-        assert got["version"] >= ack["version"] == n + 2
-        assert got["title"] == f"commit {n}"
-
-
-async def test_noop_patch_acks_current_version_and_broadcasts_nothing(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A patch that changes nothing is acked with noop true and the current version, not sent."""
-    alice = await register(client)
-    event = await create_event(client, alice, title="Same")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    for ops in (
-        [{"op": "test", "path": "/title", "value": "Same"}],
-        title_ops("Same"),
-    ):
-        ack = await a.submit(event["id"], ops)
-        assert (ack["type"], ack["version"], ack.get("noop")) == ("ack", 1, True), ack
-    assert (await a.submit(event["id"], title_ops("Changed")))["version"] == 2
-    await b.recv_until(is_type("patch", event["id"]))
-    assert b.versions(event["id"]) == [2]
-    assert (await current(client, alice, event["id"]))["version"] == 2
-
-
-async def test_resubmitted_op_id_acks_original_version_and_applies_nothing(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """Resending an applied op_id answers its original version; nothing is applied or sent."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    assert (await a.submit(event["id"], title_ops("first"), 1, "dup-1"))["version"] == 2
-    assert (await a.submit(event["id"], title_ops("second"), 2, "x-2"))["version"] == 3
-    again = await a.submit(event["id"], title_ops("different ops"), 1, "dup-1")
-    assert (again["type"], again["version"], again["op_id"]) == ("ack", 2, "dup-1"), again
-    assert (await a.submit(event["id"], title_ops("third"), 3, "x-3"))["version"] == 4
-    await b.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 4)
-    assert b.versions(event["id"]) == [2, 3, 4]
-    got = await current(client, alice, event["id"])
-    assert (got["version"], got["title"]) == (4, "third")
-
-
-async def test_viewer_patch_is_forbidden(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A viewer may join, but its patch is refused with forbidden."""
-    alice, vera = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], vera, "viewer")
-    v = await sockets.ready(server.ws_url, vera.access_token)
-    assert (await v.join(event["id"]))["role"] == "viewer"
-    error = await v.submit(event["id"], title_ops("nope"), op_id="v-1")
-    assert (error["type"], error["code"], error["event_id"]) == ("error", "forbidden", event["id"])
-    assert error["op_id"] == "v-1"
-    assert (await current(client, alice, event["id"]))["version"] == 1
-
-
-@pytest.mark.parametrize(
-    ("ops", "code"),
-    [
-        ([{"op": "replace", "path": "/id", "value": 5}], "invalid_patch"),
-        ([{"op": "replace", "path": "/version", "value": 5}], "invalid_patch"),
-        ([{"op": "replace", "path": "/owner_id", "value": 5}], "invalid_patch"),
-        ([{"op": "frobnicate", "path": "/title", "value": "x"}], "invalid_patch"),
-        ([{"op": "replace", "value": "x"}], "invalid_patch"),
-        ([], "invalid_patch"),
-        ({"op": "replace", "path": "/title", "value": "x"}, "invalid_patch"),
-        ([{"op": "test", "path": "/title", "value": "not the title"}], "test_failed"),
-        ([{"op": "replace", "path": "/title", "value": ""}], "invalid_event"),
-        (
-            [{"op": "replace", "path": "/end_time", "value": "2020-01-01T00:00:00Z"}],
-            "invalid_event",
-        ),
-        ([{"op": "remove", "path": "/title"}], "invalid_event"),
-        ([{"op": "add", "path": f"/metadata/k{i}", "value": i} for i in range(101)], "too_large"),
-    ],
-)
-async def test_refused_patch_carries_code_event_and_op_id(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets, ops: object, code: str
-) -> None:
-    """Each refused patch is an error with its code, event_id and op_id; nothing is stored."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    error = await a.submit(event["id"], ops, base_version=1, op_id="bad-1")
-    assert error["type"] == "error", error
-    assert (error["code"], error["event_id"], error["op_id"]) == (code, event["id"], "bad-1")
-    if code == "invalid_event":
-        # The fields at fault, as a REST 422 names them.
-        assert error["details"]["fields"], error
-    assert (await current(client, alice, event["id"]))["version"] == 1
-    # Nothing was sent: the next version b sees is the next good patch, as version 2.
-    assert (await a.submit(event["id"], title_ops("good"), base_version=1))["version"] == 2
-    await b.recv_until(is_type("patch", event["id"]))
-    assert b.versions(event["id"]) == [2]
-
-
-async def test_exactly_100_ops_are_accepted(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """The op limit is inclusive: 100 ops are one new version."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
-    ops = [{"op": "add", "path": f"/metadata/k{i}", "value": i} for i in range(100)]
-    assert (await a.submit(event["id"], ops))["version"] == 2
-
-
-async def test_patch_on_an_event_not_joined_is_answered_by_op_id(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A patch for a room not joined gets one answer for its op_id: a committed ack or an error.
-
-    PROTOCOL.md does not say whether joining is required to patch; either answer is
-    consistent with it, as long as an ack means committed and an error means nothing
-    stored, and the socket stays usable.
-    """
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    reply = await a.submit(event["id"], title_ops("unjoined"), base_version=1, op_id="u-1")
-    assert (reply["event_id"], reply["op_id"]) == (event["id"], "u-1"), reply
-    got = await current(client, alice, event["id"])
-    if reply["type"] == "ack":
-        assert reply["version"] == 2 and (got["version"], got["title"]) == (2, "unjoined")
-    else:
-        assert reply["type"] == "error" and got["version"] == 1, reply
-    await a.ping()
-
-
-async def test_stale_base_on_overlapping_path_is_version_conflict(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A stale base_version whose path was changed since is version_conflict with the version."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
-    assert (await a.submit(event["id"], title_ops("v2"), base_version=1))["version"] == 2
-    assert (await a.submit(event["id"], title_ops("v3"), base_version=2))["version"] == 3
-    conflict = await a.submit(event["id"], title_ops("stale"), base_version=1, op_id="s-1")
-    assert (conflict["type"], conflict["code"]) == ("error", "version_conflict"), conflict
-    assert (conflict["version"], conflict["event_id"], conflict["op_id"]) == (3, event["id"], "s-1")
-    # A change below a replaced path overlaps too.
-    whole = [{"op": "replace", "path": "/metadata", "value": {"a": 1}}]
-    assert (await a.submit(event["id"], whole, base_version=3))["version"] == 4
-    below = [{"op": "add", "path": "/metadata/b", "value": 2}]
-    conflict = await a.submit(event["id"], below, base_version=3)
-    assert (conflict["code"], conflict["version"]) == ("version_conflict", 4), conflict
-    got = await current(client, alice, event["id"])
-    assert (got["version"], got["title"], got["metadata"]) == (4, "v3", {"a": 1})
-
-
-async def test_stale_base_on_other_path_is_rebased(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A stale base_version touching only other paths is rebased, applied and acked."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    assert (await a.submit(event["id"], title_ops("v2"), base_version=1))["version"] == 2
-    where = [{"op": "replace", "path": "/location", "value": "Room 1"}]
-    ack = await b.submit(event["id"], where, base_version=1)
-    assert (ack["type"], ack["version"]) == ("ack", 3), ack
-    got = await current(client, alice, event["id"])
-    assert (got["version"], got["title"], got["location"]) == (3, "v2", "Room 1")
-
-
-async def test_rest_put_reaches_joined_sockets_as_rest_patch(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A REST PUT by another user arrives as `patch` with origin rest and that author."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], bob, "editor")
-    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
-    response = await client.put(
-        f"{EVENTS}/{event['id']}", json={"title": "From REST"}, headers=bob.headers
-    )
-    assert response.status_code == 200
-    patch = await a.recv_until(is_type("patch", event["id"]))
-    assert (patch["version"], patch["origin"], patch["author_id"]) == (2, "rest", bob.id)
-    assert {"op": "replace", "path": "/title", "value": "From REST"} in patch["ops"]
-
-
-async def test_rollback_reaches_joined_sockets_as_rollback_patch(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """A rollback arrives as `patch` with origin rollback, as a new version."""
-    alice = await register(client)
-    event = await create_event(client, alice, title="Original")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, alice.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    assert (await a.submit(event["id"], title_ops("Changed")))["version"] == 2
-    response = await client.post(f"{EVENTS}/{event['id']}/rollback/1", headers=alice.headers)
-    assert response.status_code == 200
-    for ws in (a, b):
-        patch = await ws.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 3)
-        assert (patch["origin"], patch["author_id"]) == ("rollback", alice.id)
-        assert {"op": "replace", "path": "/title", "value": "Original"} in patch["ops"]
-
-
 async def test_join_with_since_answers_exactly_the_missed_patches(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    shared_event: SharedEvents,
 ) -> None:
     """`join` with since answers `patches` holding exactly the versions after since."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    a = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    room = await shared_event()
+    alice, event = room.owner, room.event
+    a = await room.socket(alice)
     for n in range(4):
         await a.submit(event["id"], title_ops(f"t{n}"))
-    b = await sockets.ready(server.ws_url, alice.access_token)
+    b = await room.socket(alice, join=False)
     joined = await b.join(event["id"], since=2)
     assert joined["version"] == 5
     assert "patches" in joined, joined
@@ -350,18 +76,17 @@ async def test_join_with_since_answers_exactly_the_missed_patches(
     for patch in joined["patches"]:
         assert set(patch) >= {"version", "ops", "author_id", "op_id", "at", "origin"}
     assert joined["patches"][-1]["ops"] == title_ops("t3")
-    up_to_date = await sockets.ready(server.ws_url, alice.access_token)
+    up_to_date = await room.socket(alice, join=False)
     assert (await up_to_date.join(event["id"], since=5)).get("patches", []) == []
 
 
 async def test_reconnect_and_rejoin_with_since_gets_exactly_what_was_missed(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
+    shared_event: SharedEvents,
 ) -> None:
     """A client that drops and rejoins with since sees every version exactly once overall."""
-    alice = await register(client)
-    event = await create_event(client, alice)
-    writer = await sockets.joined(server.ws_url, alice.access_token, event["id"])
-    reader = await sockets.joined(server.ws_url, alice.access_token, event["id"])
+    room = await shared_event()
+    alice, event = room.owner, room.event
+    writer, reader = await room.sockets(alice, alice)
     for n in range(3):
         await writer.submit(event["id"], title_ops(f"before {n}"))
     await reader.recv_until(lambda m: m.get("type") == "patch" and m["version"] == 4)
@@ -369,7 +94,7 @@ async def test_reconnect_and_rejoin_with_since_gets_exactly_what_was_missed(
     await reader.close()
     for n in range(3):
         await writer.submit(event["id"], title_ops(f"while away {n}"))
-    again = await sockets.ready(server.ws_url, alice.access_token)
+    again = await room.socket(alice, join=False)
     joined = await again.join(event["id"], since=seen[-1])
     missed = [p["version"] for p in joined.get("patches", [])]
     await writer.submit(event["id"], title_ops("after"))
@@ -406,21 +131,3 @@ async def test_ping_answers_pong(
     a = await sockets.ready(server.ws_url, alice.access_token)
     await a.send({"type": "ping"})
     assert await a.recv() == {"type": "pong"}
-
-
-async def test_same_op_id_from_another_user_is_its_own_op(
-    server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
-) -> None:
-    """op_id deduplication is per author: another user's op with an equal op_id is applied."""
-    alice, bob = await register(client), await register(client)
-    event = await create_event(client, alice)
-    await share(client, alice, event["id"], bob, "editor")
-    a = await sockets.ready(server.ws_url, alice.access_token)
-    b = await sockets.ready(server.ws_url, bob.access_token)
-    await a.join(event["id"])
-    await b.join(event["id"])
-    assert (await a.submit(event["id"], title_ops("alice"), 1, "c1-1"))["version"] == 2
-    await b.recv_until(is_type("patch", event["id"]))
-    ack = await b.submit(event["id"], title_ops("bob"), 2, "c1-1")
-    assert (ack["type"], ack["version"]) == ("ack", 3), ack
-    assert (await current(client, alice, event["id"]))["title"] == "bob"
