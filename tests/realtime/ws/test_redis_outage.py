@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.realtime.redis_server import RedisServer
+from tests.shared_event import SharedEvents
 from tests.support import (
     create_event,
     distributed_settings,
@@ -53,15 +54,12 @@ async def test_revoke_and_role_change_during_an_outage_reach_the_room_after_it(
     outage: Outage,
 ) -> None:
     """A revoke, role change, edit and delete made during a Redis outage reach the room after it."""
-    http, sockets = outage.http, outage.sockets
-    alice, bob, carol = await register(http), await register(http), await register(http)
-    event_id = (await create_event(http, alice))["id"]
+    http = outage.http
+    room = await SharedEvents(http, outage.ws_url, outage.sockets)("editor", "editor")
+    (alice, bob, carol), event_id = room.people, room.id
     doomed = (await create_event(http, alice))["id"]
-    await share(http, alice, event_id, bob, "editor")
-    await share(http, alice, event_id, carol, "editor")
     await share(http, alice, doomed, carol, "viewer")
-    b = await sockets.joined(outage.ws_url, bob.access_token, event_id)
-    c = await sockets.joined(outage.ws_url, carol.access_token, event_id)
+    b, c = await room.sockets(bob, carol)
     await c.join(doomed)
 
     await asyncio.to_thread(outage.redis.stop)
