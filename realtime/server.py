@@ -57,7 +57,8 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
     """uvicorn as every Tandem server runs it (`tandem serve` and the tests alike)."""
     return uvicorn.Config(
         app,
-        http=http_protocol(settings.http_header_timeout),
+        # A protocol factory, which uvicorn calls as it would a protocol class.
+        http=http_protocol(settings.http_header_timeout),  # type: ignore[arg-type]
         ws=LingeringWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         # Frames are encoded once for a whole room; per-socket compression would
