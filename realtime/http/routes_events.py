@@ -27,7 +27,8 @@ from storage.errors import ErrorCode, validation_error
 from storage.records import EventRecord
 from storage.roles import ROLES
 
-PATCH_MEDIA = (codec.JSON_PATCH, codec.JSON, codec.MSGPACK)
+# The contract's two: a plain application/json body is not a JSON Patch document.
+PATCH_MEDIA = (codec.JSON_PATCH, codec.MSGPACK)
 START = Param("start", wire_models.Time, "only events with an occurrence ending after this")
 END = Param("end", wire_models.Time, "only events with an occurrence starting before this")
 READ_ERRORS = (ErrorCode.NOT_FOUND,)

@@ -72,7 +72,11 @@ async def test_two_processes_share_edits_and_log_json(
             response = await client.patch(
                 f"/api/v1/events/{event_id}",
                 json=title_ops("from the first process"),
-                headers={**owner.headers, "X-Request-ID": "trace-42"},
+                headers={
+                    **owner.headers,
+                    "Content-Type": "application/json-patch+json",
+                    "X-Request-ID": "trace-42",
+                },
             )
         assert response.status_code == 200
         assert response.headers["X-Request-ID"] == "trace-42"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
+import msgspec
 import pytest
 
 from tests.support import create_event, error_code, register
@@ -103,3 +106,29 @@ async def test_every_document_field_and_nothing_else_can_be_patched(
     after = (await client.get(url, headers=alice.headers)).json()
     assert after["version"] == 1 + len(FIELD_VALUES)
     assert {field: after[field] for field in FIELD_VALUES} == FIELD_VALUES
+
+
+async def test_patch_takes_only_json_patch_and_msgpack(client: httpx.AsyncClient) -> None:
+    """PATCH in application/json, or with no content type, is 415 and changes nothing;
+    application/json-patch+json and application/msgpack are applied."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    ops = [{"op": "replace", "path": "/title", "value": "changed"}]
+    body = json.dumps(ops).encode()
+    for content_type in ("application/json", None):
+        headers = {**alice.headers, **({"Content-Type": content_type} if content_type else {})}
+        refused = await client.patch(url, content=body, headers=headers)
+        assert (refused.status_code, error_code(refused)) == (415, "unsupported_media_type")
+        assert refused.json()["error"]["details"]["accepted"] == [
+            "application/json-patch+json",
+            "application/msgpack",
+        ]
+    unchanged = (await client.get(url, headers=alice.headers)).json()
+    assert (unchanged["version"], unchanged["title"]) == (1, event["title"])
+    as_patch = await client.patch(url, content=body, headers={**alice.headers, **PATCH_JSON})
+    assert as_patch.status_code == 200 and as_patch.json()["version"] == 2
+    packed = msgspec.msgpack.encode([{"op": "replace", "path": "/title", "value": "packed"}])
+    headers = {**alice.headers, "Content-Type": "application/msgpack"}
+    as_msgpack = await client.patch(url, content=packed, headers=headers)
+    assert as_msgpack.status_code == 200 and as_msgpack.json()["title"] == "packed"

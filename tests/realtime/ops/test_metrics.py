@@ -70,7 +70,9 @@ async def test_edits_sockets_and_rooms_are_counted(
         == value(before, "tandem_websocket_connections") + 1
     )
     response = await client.patch(
-        f"/api/v1/events/{event_id}", json=title_ops("counted"), headers=owner.headers
+        f"/api/v1/events/{event_id}",
+        json=title_ops("counted"),
+        headers={**owner.headers, "Content-Type": "application/json-patch+json"},
     )
     assert response.status_code == 200
     await ws.recv_until(is_type("patch", event_id))
