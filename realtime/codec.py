@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -15,10 +17,21 @@ FORM = "application/x-www-form-urlencoded"
 
 _json_encoder = msgspec.json.Encoder()
 _msgpack_encoder = msgspec.msgpack.Encoder()
+_json_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
+_msgpack_decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
+# What counts as a level of nesting.
+_NESTING = (dict, list, msgspec.Struct)
 
 
 class DecodeError(ValueError):
     """The bytes are not a document in the announced format."""
+
+
+class TooDeep(DecodeError):
+    """Objects and arrays nest deeper than the server takes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"objects and arrays may nest at most {limit} levels deep")
 
 
 # What a field holding U+0000 is told, REST and WebSocket alike.
@@ -78,18 +91,58 @@ def encode_msgpack(value: Any) -> bytes:
     return _msgpack_encoder.encode(msgspec.to_builtins(value))
 
 
-def decode_json(data: bytes | str) -> Any:
+def decode_json(data: bytes | str, max_depth: int | None = None) -> Any:
+    """JSON; what a client sent is decoded with its `max_depth`."""
     try:
-        return msgspec.json.decode(data)
+        return decode_client(data, _json_decoder, max_depth)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not valid JSON: {exc}") from None
 
 
-def decode_msgpack(data: bytes) -> Any:
+def decode_msgpack(data: bytes, max_depth: int | None = None) -> Any:
+    """MessagePack; what a client sent is decoded with its `max_depth`."""
     try:
-        return msgspec.msgpack.decode(data)
+        return decode_client(data, _msgpack_decoder, max_depth)
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not valid MessagePack: {exc}") from None
+
+
+def decode_client(data: bytes | str, decoder: Any, max_depth: int | None) -> Any:
+    """`data` decoded by a msgspec `decoder` (whose own errors pass through).
+
+    msgspec recurses while it decodes, so input nested near Python's recursion
+    limit raises RecursionError inside it, and a MessagePack string that is not
+    UTF-8 raises UnicodeDecodeError: both are malformed input (DecodeError), as is
+    anything that decodes but nests deeper than `max_depth`.
+    """
+    try:
+        value = decoder.decode(data)
+    except RecursionError:
+        raise TooDeep(max_depth or sys.getrecursionlimit()) from None
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"a string is not UTF-8: {exc.reason}") from None
+    if max_depth is not None:
+        check_depth(value, max_depth)
+    return value
+
+
+def check_depth(value: Any, limit: int) -> None:
+    """Raise TooDeep when objects and arrays (and structs) nest past `limit` levels.
+
+    Iterative, so that it is safe on whatever the decoder produced.
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise TooDeep(limit)
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:  # a msgspec.Struct: its fields
+            children = (getattr(item, field) for field in item.__struct_fields__)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _NESTING))
 
 
 def media_type(content_type: str | None) -> str:

@@ -40,6 +40,11 @@ class Settings:
     # typing or a client that waits for its acks, low enough that one socket
     # cannot flood the edit engine.
     ws_op_rate: str = "500/second"
+    # Deepest nesting of objects and arrays in a decoded REST body or WebSocket
+    # message (the outer object is level 1). Real documents need a handful of levels;
+    # a bound far below Python's recursion limit keeps every walk over client data
+    # (validation, diffs, NUL checks) safe. Deeper is 400 / invalid_message.
+    max_nesting_depth: int = 64
     # The contract's WebSocket frame limit (1009 above it).
     ws_max_message_bytes: int = 1024 * 1024
     # Seconds a request's headers may take to arrive: a client that trickles them
@@ -85,6 +90,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", Settings.refresh_token_ttl),
         cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", Settings.max_body_bytes),
+        max_nesting_depth=_int(env, "MAX_NESTING_DEPTH", Settings.max_nesting_depth),
         ws_op_rate=_rate(env, "WS_OP_RATE", Settings.ws_op_rate),
         ws_max_message_bytes=_int(env, "WS_MAX_MESSAGE_BYTES", Settings.ws_max_message_bytes),
         http_header_timeout=_seconds(env, "HTTP_HEADER_TIMEOUT", Settings.http_header_timeout),

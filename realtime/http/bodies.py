@@ -48,9 +48,10 @@ async def parse_body(
     """The decoded body; None when it is empty and not `required`.
 
     415 for a content type the route does not take, 400 for bytes that do not
-    parse, 413 over the size limit.
+    parse (or nest deeper than MAX_NESTING_DEPTH), 413 over the size limit.
     """
-    body = await read_body(request, request.app.state.tandem.settings.max_body_bytes)
+    settings = request.app.state.tandem.settings
+    body = await read_body(request, settings.max_body_bytes)
     if not body:
         if required:
             raise TandemError(ErrorCode.MALFORMED_REQUEST, "a request body is required")
@@ -62,13 +63,14 @@ async def parse_body(
             f"this route takes {', '.join(accept)}, not {kind}",
             {"accepted": list(accept)},
         )
+    max_depth = settings.max_nesting_depth
     try:
         if kind == codec.MSGPACK:
-            value = codec.decode_msgpack(body)
+            value = codec.decode_msgpack(body, max_depth)
         elif kind == codec.FORM:
             value = dict(parse_qsl(body.decode("utf-8", errors="strict"), keep_blank_values=True))
         else:
-            value = codec.decode_json(body)
+            value = codec.decode_json(body, max_depth)
     except (codec.DecodeError, UnicodeDecodeError) as exc:
         raise TandemError(ErrorCode.MALFORMED_REQUEST, str(exc)) from None
     try:

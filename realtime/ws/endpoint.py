@@ -58,6 +58,7 @@ class SocketHandler:
         self.state = state
         self._limiter = limiter
         self._op_rate = parse_rate(state.settings.ws_op_rate)
+        self._max_depth = state.settings.max_nesting_depth
         self._limited_since = 0.0
         self._last_refusal: float | None = None
 
@@ -83,7 +84,7 @@ class SocketHandler:
             if frame is None:
                 continue
             try:
-                parsed = parse(frame, self.connection.binary)
+                parsed = parse(frame, self.connection.binary, self._max_depth)
             except TandemError as exc:
                 flooding = exc.code == ErrorCode.INVALID_MESSAGE and (
                     self.connection.count_malformed(MALFORMED_LIMIT, MALFORMED_WINDOW)
@@ -279,7 +280,7 @@ async def _authenticate(connection: Connection, state: Resources) -> Principal |
             return None
         frame = first.get("text") if first.get("text") is not None else first.get("bytes")
         try:
-            message = parse(frame or "", connection.binary)
+            message = parse(frame or "", connection.binary, state.settings.max_nesting_depth)
         except TandemError:
             message = None
         if not isinstance(message, Auth):

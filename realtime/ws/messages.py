@@ -60,11 +60,12 @@ _json_decoder = msgspec.json.Decoder(ClientMessage)
 _msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
 
 
-def parse(frame: str | bytes, binary: bool) -> ClientMessage:
+def parse(frame: str | bytes, binary: bool, max_depth: int) -> ClientMessage:
     """A typed client message, or TandemError invalid_message (too_large for its size).
 
     `binary` is the connection's subprotocol: MessagePack in binary frames, or
-    JSON in text frames; a frame of the other kind is not a message.
+    JSON in text frames; a frame of the other kind is not a message. Objects and
+    arrays may nest `max_depth` levels, the message itself being the first.
     """
     data = frame.encode() if isinstance(frame, str) else frame
     if len(data) > MAX_MESSAGE_BYTES:
@@ -76,8 +77,10 @@ def parse(frame: str | bytes, binary: bool) -> ClientMessage:
         raise TandemError(ErrorCode.INVALID_MESSAGE, f"this connection takes {expected} frames")
     decoder = _msgpack_decoder if binary else _json_decoder
     try:
-        message = decoder.decode(data)
+        message = codec.decode_client(data, decoder, max_depth)
     except msgspec.ValidationError as exc:
+        raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
+    except codec.DecodeError as exc:
         raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise TandemError(ErrorCode.INVALID_MESSAGE, f"not a message: {exc}") from None

@@ -1,0 +1,102 @@
+"""REST bodies built to break the parser (deep nesting, bad UTF-8) are answered 400
+`malformed_request` in the contract's shape, never 500, and write nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from realtime.settings import Settings
+from tests.support import Account, event_doc, register
+
+pytestmark = pytest.mark.timeout(60)
+
+EVENTS = "/api/v1/events"
+JSON = {"Content-Type": "application/json"}
+MSGPACK = {"Content-Type": "application/msgpack"}
+
+
+def nested(depth: int) -> Any:
+    """An object `depth` levels deep: {"a": {"a": ... 1}}."""
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def assert_malformed(response: httpx.Response) -> str:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "malformed_request"
+    assert "Traceback" not in response.text
+    return str(error["message"])
+
+
+async def event_count(client: httpx.AsyncClient, account: Account) -> int:
+    return len((await client.get(EVENTS, headers=account.headers)).json()["items"])
+
+
+@pytest.mark.parametrize("media", ["json", "msgpack"])
+async def test_body_nested_1000_deep_is_malformed(client: httpx.AsyncClient, media: str) -> None:
+    """An event whose metadata nests 1,000 deep is 400 malformed_request, nothing created."""
+    alice = await register(client)
+    # Written out by hand: the encoders themselves give up on such depths.
+    if media == "json":
+        body = msgspec.json.encode(event_doc(metadata=0))
+        content = body[: body.rindex(b"0")] + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"}"
+        headers = {**alice.headers, **JSON}
+    else:
+        body = msgspec.msgpack.encode(event_doc(metadata=0))  # metadata last, 0 last byte
+        content = body[:-1] + b"\x81\xa1a" * 1000 + b"\x01"
+        headers = {**alice.headers, **MSGPACK}
+    response = await client.post(EVENTS, content=content, headers=headers)
+    assert_malformed(response)
+    assert await event_count(client, alice) == 0
+
+
+async def test_nesting_limit_applies_to_rest_bodies(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """A body nested one level past MAX_NESTING_DEPTH is refused naming the limit, also as a
+    JSON Patch; one at the limit is taken (the body object is the first level)."""
+    alice = await register(client)
+    limit = settings.max_nesting_depth
+    # The body is level 1, so metadata nested(limit - 1) reaches the limit exactly.
+    fits = await client.post(
+        EVENTS, json=event_doc(metadata=nested(limit - 1)), headers=alice.headers
+    )
+    assert fits.status_code == 201, fits.text
+    too_deep = await client.post(
+        EVENTS, json=event_doc(metadata=nested(limit)), headers=alice.headers
+    )
+    assert str(limit) in assert_malformed(too_deep)
+    ops = [{"op": "add", "path": "/metadata/x", "value": nested(limit)}]
+    patch = await client.patch(
+        f"{EVENTS}/{fits.json()['id']}",
+        json=ops,
+        headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert_malformed(patch)
+    assert (await client.get(f"{EVENTS}/{fits.json()['id']}", headers=alice.headers)).json()[
+        "version"
+    ] == 1
+
+
+@pytest.mark.parametrize(
+    "media, content",
+    [
+        ("msgpack", bytes.fromhex("81a474797065a470ff6e67")),
+        ("json", b'{"title": "p\xffng"}'),
+    ],
+)
+async def test_body_with_invalid_utf8_is_malformed(
+    client: httpx.AsyncClient, media: str, content: bytes
+) -> None:
+    """A body whose string is not UTF-8, in MessagePack or JSON, is 400 malformed_request."""
+    alice = await register(client)
+    headers = {**alice.headers, **(MSGPACK if media == "msgpack" else JSON)}
+    assert_malformed(await client.post(EVENTS, content=content, headers=headers))
+    assert await event_count(client, alice) == 0
