@@ -42,8 +42,9 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
 CLOSE_GOING_AWAY = 1001
-# Too far behind: reconnect later and rejoin with `since` (RFC 6455 "try again later").
-CLOSE_TOO_SLOW = 1013
+# RFC 6455 "try again later": the socket fell too far behind (reconnect and rejoin
+# with `since`), or a backing service is down while it authenticates.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class Connection:
@@ -104,7 +105,7 @@ class Connection:
             return
         if len(self._queue) >= SEND_QUEUE_LIMIT:
             log.warning("socket %s fell too far behind; closing it", self.socket_id)
-            self.close(CLOSE_TOO_SLOW, "too far behind; rejoin with since")
+            self.close(CLOSE_TRY_AGAIN_LATER, "too far behind; rejoin with since")
             return
         self._queue.append(frame)
         self._wake()
@@ -204,7 +205,7 @@ class Connection:
             # The peer is gone or stopped reading; the reader side notices and cleans up.
             log.info("socket %s: send failed (%s)", self.socket_id, exc.__class__.__name__)
             self.closed.set()
-            await self._close_socket(CLOSE_TOO_SLOW, "send failed")
+            await self._close_socket(CLOSE_TRY_AGAIN_LATER, "send failed")
 
     async def _send_queued(self, loop: asyncio.AbstractEventLoop) -> tuple[int, str] | None:
         """Send what is queued, each frame within SEND_TIMEOUT; answers a close met on the way.

@@ -18,6 +18,7 @@ from realtime.ws.connection import (
     CLOSE_AUTH_TIMEOUT,
     CLOSE_MALFORMED,
     CLOSE_RATE_LIMITED,
+    CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNAUTHENTICATED,
     Connection,
 )
@@ -177,7 +178,9 @@ class SocketHandler:
         try:
             principal = await self.state.auth.authenticate(token)
         except TandemError as exc:
-            self.connection.send_error(exc, close=CLOSE_UNAUTHENTICATED)
+            # The socket keeps its current token when the fresh one cannot be checked.
+            unavailable = exc.code == ErrorCode.UNAVAILABLE
+            self.connection.send_error(exc, close=None if unavailable else CLOSE_UNAUTHENTICATED)
             return
         if principal.user.id != self.connection.user_id:
             other = TandemError(ErrorCode.UNAUTHENTICATED, "that token belongs to another user")
@@ -291,5 +294,10 @@ async def _authenticate(connection: Connection, state: Resources) -> Principal |
     try:
         return await state.auth.authenticate(token or "")
     except TandemError as exc:
-        connection.send_error(exc, close=CLOSE_UNAUTHENTICATED)
+        # 4401 tells a client to drop its token and sign in again: never for a
+        # database that cannot be asked whether a good token is still good.
+        unavailable = exc.code == ErrorCode.UNAVAILABLE
+        connection.send_error(
+            exc, close=CLOSE_TRY_AGAIN_LATER if unavailable else CLOSE_UNAUTHENTICATED
+        )
         return None
