@@ -26,22 +26,14 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-async def outage_server(throwaway_postgres: PostgresServer) -> AsyncIterator[RunningServer]:
-    """A server on the private cluster (not the `server` fixture: one database only)."""
+async def server(throwaway_postgres: PostgresServer) -> AsyncIterator[RunningServer]:
+    """The server on the private cluster, in place of the usual one on both databases
+    (the `sockets` pool closes its clients before this stops)."""
     running = await start_server(server_settings(database_url=throwaway_postgres.url))
     try:
         yield running
     finally:
         await running.stop()
-
-
-@pytest.fixture
-async def pool(outage_server: RunningServer) -> AsyncIterator[Sockets]:
-    clients = Sockets()
-    try:
-        yield clients
-    finally:
-        await clients.close_all()
 
 
 async def history_op_ids(http: httpx.AsyncClient, owner: Account, event_id: int) -> list[str]:
@@ -73,21 +65,21 @@ async def submit_until_acked(ws: WSClient, event_id: int, ops: Any, op_id: str) 
 
 
 async def test_auth_while_database_is_down_closes_1013_not_4401(
-    outage_server: RunningServer, throwaway_postgres: PostgresServer, pool: Sockets
+    server: RunningServer, throwaway_postgres: PostgresServer, sockets: Sockets
 ) -> None:
     """A valid token presented while PostgreSQL is stopped (header or first message) gets
     `error unavailable` and close 1013; once it is back, the same token is taken."""
-    async with httpx.AsyncClient(base_url=outage_server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         alice = await register(http)
     await asyncio.to_thread(throwaway_postgres.stop)
     for header_auth in (True, False):
-        ws = await pool.connect(outage_server.ws_url, alice.access_token, header_auth=header_auth)
+        ws = await sockets.connect(server.ws_url, alice.access_token, header_auth=header_auth)
         before_close = await ws.expect_close(1013, timeout=30)
         assert [(m["type"], m.get("code")) for m in before_close] == [("error", "unavailable")]
     await asyncio.to_thread(throwaway_postgres.start)
 
     async def accepted() -> bool:
-        ws = await pool.connect(outage_server.ws_url, alice.access_token)
+        ws = await sockets.connect(server.ws_url, alice.access_token)
         first = await ws.recv(30)
         return first["type"] == "ready"
 
@@ -95,14 +87,14 @@ async def test_auth_while_database_is_down_closes_1013_not_4401(
 
 
 async def test_patch_while_database_is_down_is_unavailable_and_lands_once(
-    outage_server: RunningServer, throwaway_postgres: PostgresServer, pool: Sockets
+    server: RunningServer, throwaway_postgres: PostgresServer, sockets: Sockets
 ) -> None:
     """A patch while PostgreSQL is stopped is `error unavailable` naming its event_id and
     op_id, the socket answers ping, and the same op_id resubmitted later lands once."""
-    async with httpx.AsyncClient(base_url=outage_server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         alice = await register(http)
         event_id = (await create_event(http, alice))["id"]
-        ws = await pool.joined(outage_server.ws_url, alice.access_token, event_id)
+        ws = await sockets.joined(server.ws_url, alice.access_token, event_id)
         ops = [{"op": "replace", "path": "/title", "value": "after the outage"}]
         await asyncio.to_thread(throwaway_postgres.stop)
         refused = await ws.submit(event_id, ops, op_id="down-1", timeout=30)
@@ -122,16 +114,16 @@ WRITERS = 8
 
 
 async def test_patches_during_a_restart_are_acked_or_unavailable_and_land_once(
-    outage_server: RunningServer, throwaway_postgres: PostgresServer, pool: Sockets
+    server: RunningServer, throwaway_postgres: PostgresServer, sockets: Sockets
 ) -> None:
     """Writers patching through `pg_ctl restart -m fast` get only `ack` or `error
     unavailable`, keep their sockets, and after resubmitting each op_id the history
     holds every acknowledged op exactly once."""
-    async with httpx.AsyncClient(base_url=outage_server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         alice = await register(http)
         event_id = (await create_event(http, alice))["id"]
         writers = [
-            await pool.joined(outage_server.ws_url, alice.access_token, event_id)
+            await sockets.joined(server.ws_url, alice.access_token, event_id)
             for _ in range(WRITERS)
         ]
         acked: list[str] = []
