@@ -86,6 +86,22 @@ async def test_auth_while_database_is_down_closes_1013_not_4401(
     assert await eventually(accepted, timeout=30, interval=0.1)
 
 
+async def test_fresh_token_while_database_is_down_keeps_the_socket(
+    server: RunningServer, throwaway_postgres: PostgresServer, sockets: Sockets
+) -> None:
+    """An `auth` message that cannot be checked while PostgreSQL is stopped is answered
+    `error unavailable` and the socket stays open (no 4401)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        alice = await register(http)
+    ws = await sockets.ready(server.ws_url, alice.access_token)
+    await asyncio.to_thread(throwaway_postgres.stop)
+    await ws.send({"type": "auth", "token": alice.access_token})
+    refused = await ws.recv(30)
+    assert (refused["type"], refused["code"]) == ("error", "unavailable"), refused
+    await ws.ping()
+    assert not ws.closed.is_set()
+
+
 async def test_patch_while_database_is_down_is_unavailable_and_lands_once(
     server: RunningServer, throwaway_postgres: PostgresServer, sockets: Sockets
 ) -> None:
