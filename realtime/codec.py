@@ -140,8 +140,10 @@ def check_depth(value: Any, limit: int) -> None:
             children: Iterable[Any] = item.values()
         elif isinstance(item, list):
             children = item
-        else:  # a msgspec.Struct: its fields
+        elif isinstance(item, msgspec.Struct):
             children = (getattr(item, field) for field in item.__struct_fields__)
+        else:
+            continue  # a scalar at the top: nothing nests
         stack.extend((child, depth + 1) for child in children if isinstance(child, _NESTING))
 
 

@@ -100,3 +100,18 @@ async def test_body_with_invalid_utf8_is_malformed(
     headers = {**alice.headers, **(MSGPACK if media == "msgpack" else JSON)}
     assert_malformed(await client.post(EVENTS, content=content, headers=headers))
     assert await event_count(client, alice) == 0
+
+
+@pytest.mark.parametrize(
+    "media, content",
+    [("msgpack", msgspec.msgpack.encode(1.5)), ("json", b"1.5"), ("json", b'"text"')],
+)
+async def test_a_bare_scalar_body_is_refused_not_a_fault(
+    client: httpx.AsyncClient, media: str, content: bytes
+) -> None:
+    """A body that is one scalar (nothing nested at all) is 422 validation_error, not 500."""
+    alice = await register(client)
+    headers = {**alice.headers, **(MSGPACK if media == "msgpack" else JSON)}
+    response = await client.post(EVENTS, content=content, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
