@@ -53,21 +53,33 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+# Open-ended series start in the five years before R1's month (June 2026).
+OPEN_ENDED_FROM = datetime(2021, 6, 1, 8, tzinfo=UTC)
+
+
 def documents(count: int, first: int = 0) -> list[dict[str, Any]]:
-    """Events spread over two years from 2026; every tenth one recurs weekly for a year."""
+    """Events spread over two years from 2026; every tenth one recurs weekly for a year.
+
+    One in a hundred is an open-ended series (daily or weekly, alternately) that
+    began up to five years before June 2026: the shape a long-lived calendar has.
+    """
     start = datetime(2026, 1, 1, 8, tzinfo=UTC)
     docs = []
     for n in range(first, first + count):
         begin = start + timedelta(hours=(n * 7) % (2 * 365 * 24))
-        doc: dict[str, Any] = {
-            "title": f"Event {n}",
-            "start_time": format_time(begin),
-            "end_time": format_time(begin + timedelta(minutes=45)),
-            "timezone": "Europe/Paris",
-        }
-        if n % 10 == 0:
-            doc["recurrence"] = ["RRULE:FREQ=WEEKLY;COUNT=52"]
-        docs.append(doc)
+        recurrence = ["RRULE:FREQ=WEEKLY;COUNT=52"] if n % 10 == 0 else []
+        if n % 100 == 5:
+            begin = OPEN_ENDED_FROM + timedelta(days=(n * 37) % (5 * 365), hours=n % 11)
+            recurrence = ["RRULE:FREQ=DAILY" if n % 200 == 5 else "RRULE:FREQ=WEEKLY"]
+        docs.append(
+            {
+                "title": f"Event {n}",
+                "start_time": format_time(begin),
+                "end_time": format_time(begin + timedelta(minutes=45)),
+                "timezone": "Europe/Paris",
+                "recurrence": recurrence,
+            }
+        )
     return docs
 
 

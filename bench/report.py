@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.runner import ModeResults, Run
 from bench.stats import Latency
 from bench.workloads.edits import EditsResult
+from bench.workloads.rest import Operation
 
 # What people concluded from the figures and profiles; kept by hand, shown as it is.
 READING = Path(__file__).resolve().parent / "READING.md"
@@ -107,7 +108,8 @@ def _summary(run: Run) -> list[str]:
         rows.append((f"W3 server RSS per connection at {count:,} (KB)", _w3(count)))
     operations = [op.name for m in run.modes if m.r1 for op in m.r1.operations]
     for name in dict.fromkeys(operations):
-        rows.append((f"R1 {name}: req/s, p50 / p99 ms", _r1(name)))
+        rows.append((f"R1 {name}: req/s (÷ get), p50 / p99 ms", _r1(name)))
+        rows.append((f"R1 {name}, one at a time: p50 ms (÷ get)", _r1_alone(name)))
     header = "| figure | " + " | ".join(m.mode for m in run.modes) + " |"
     lines = ["## Summary", "", header, "|---|" + "---|" * len(run.modes)]
     lines += [f"| {label} | " + " | ".join(get(m) for m in run.modes) + " |" for label, get in rows]
@@ -134,13 +136,32 @@ def _w3(count: int) -> Figure:
     return get
 
 
+def _r1_operation(mode: ModeResults, name: str) -> Operation | None:
+    return next((o for o in mode.r1.operations if o.name == name), None) if mode.r1 else None
+
+
 def _r1(name: str) -> Figure:
     def get(mode: ModeResults) -> str:
-        op = next((o for o in mode.r1.operations if o.name == name), None) if mode.r1 else None
+        op, base = _r1_operation(mode, name), _r1_operation(mode, "get")
         if op is None:
             return "failed"
         errors = f", {op.errors} errors" if op.errors else ""
-        return f"{op.per_second:,.0f}, {op.latency.p50:.1f} / {op.latency.p99:.1f}{errors}"
+        ratio = f" ({op.per_second / base.per_second:.3f}x)" if base and base.per_second else ""
+        latency = f"{op.latency.p50:.1f} / {op.latency.p99:.1f}"
+        return f"{op.per_second:,.0f}{ratio}, {latency}{errors}"
+
+    return get
+
+
+def _r1_alone(name: str) -> Figure:
+    """Latency one request at a time, and how many GETs of one event it is worth."""
+
+    def get(mode: ModeResults) -> str:
+        op, base = _r1_operation(mode, name), _r1_operation(mode, "get")
+        if op is None:
+            return "failed"
+        ratio = f" ({op.alone.p50 / base.alone.p50:.1f}x)" if base and base.alone.p50 else ""
+        return f"{op.alone.p50:.1f}{ratio}"
 
     return get
 

@@ -98,8 +98,17 @@ def say(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+WORKLOADS = ("W3", "W1", "W2", "R1")
+
+
 async def run(
-    scale: Scale, modes: list[str], postgres_url: str, redis_url: str, profile: bool, command: str
+    scale: Scale,
+    modes: list[str],
+    postgres_url: str,
+    redis_url: str,
+    profile: bool,
+    command: str,
+    workloads: tuple[str, ...] = WORKLOADS,
 ) -> Run:
     limit = servers.raise_open_files()
     say(f"open files limit {limit}; output in {OUT}")
@@ -109,15 +118,21 @@ async def run(
         result, postgres_url, redis_url
     )
     if "embedded" in modes:
-        result.modes.append(await _mode(scale, "embedded", _sqlite_url(), "memory://", 1))
+        result.modes.append(
+            await _mode(scale, "embedded", _sqlite_url(), "memory://", 1, workloads)
+        )
     if distributed:
         await _baselines(result, scale, postgres_url, redis_url)
         await _fresh_database(postgres_url)
-        result.modes.append(await _mode(scale, "distributed", postgres_url, redis_url, 2))
+        result.modes.append(
+            await _mode(scale, "distributed", postgres_url, redis_url, 2, workloads)
+        )
     if profile:
-        passes = [("embedded", "W1"), ("embedded", "W2")]
-        passes += [("distributed", "W1")] if distributed else []
+        passes = [("embedded", "W1"), ("embedded", "W2"), ("embedded", "R1")]
+        passes += [("distributed", "W1"), ("distributed", "R1")] if distributed else []
         for mode, workload in passes:
+            if workload not in workloads:
+                continue
             result.profiles.append(await _profile(scale, mode, workload, postgres_url, redis_url))
     result.finished = time.time()
     result.load_after = machine.load_average()
@@ -153,7 +168,12 @@ async def _baselines(result: Run, scale: Scale, postgres_url: str, redis_url: st
 
 
 async def _mode(
-    scale: Scale, mode: str, database_url: str, broadcast_url: str, count: int
+    scale: Scale,
+    mode: str,
+    database_url: str,
+    broadcast_url: str,
+    count: int,
+    workloads: tuple[str, ...],
 ) -> ModeResults:
     say(f"{mode}: starting {count} server(s)")
     deployment = await servers.start(mode, database_url, broadcast_url, count, OUT / "logs")
@@ -161,6 +181,8 @@ async def _mode(
     try:
         users = await register_users(deployment)
         for name, workload in _workloads(scale, deployment, users).items():
+            if name not in workloads:
+                continue
             say(f"{mode}: {name}")
             try:
                 setattr(found, name.lower(), await workload())
@@ -226,12 +248,26 @@ async def _profile(
     deployment = await servers.start(mode, *urls, count, OUT / "logs", profile=session)
     try:
         users = await register_users(deployment)
-        run_workload = _w1 if workload == "W1" else _w2
-        await run_workload(scale, deployment, users, scale.profile_seconds)
+        if workload == "R1":
+            await _r1_views(scale, deployment)
+        else:
+            run_workload = _w1 if workload == "W1" else _w2
+            await run_workload(scale, deployment, users, scale.profile_seconds)
     finally:
         await deployment.stop()
     profiling.render(session)
     return Profile(f"{workload}, {mode}", session, profiling.summarise(session))
+
+
+async def _r1_views(scale: Scale, deployment: Deployment) -> Any:
+    """R1's calendar reads only: what a profile of the window code should see."""
+    return await rest.run(
+        deployment,
+        events=scale.r1_events,
+        seconds=scale.profile_seconds,
+        concurrency=scale.r1_concurrency,
+        only=("list one month", "list one month, expanded", "month conflicts"),
+    )
 
 
 def _sqlite_url() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from limits.storage import MemoryStorage
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broadcast=broadcast,
             auth=auth,
             notifier=notifier,
-            calendar=Calendar(database, notifier),
+            calendar=Calendar(database, notifier, timedelta(days=settings.conflict_horizon_days)),
             reads=CalendarReads(database),
             rooms=rooms,
             sockets=sockets,

@@ -12,6 +12,8 @@ from limits import parse as parse_rate
 from storage.database import sqlite_path
 
 SECRET_FILE_NAME = "tandem.secret"
+# A century: past it a conflict check would be asked to cover time no calendar plans.
+MAX_HORIZON_DAYS = 36_500
 
 
 class SettingsError(RuntimeError):
@@ -68,6 +70,9 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     # When set, GET /metrics wants `Authorization: Bearer <token>`.
     metrics_token: str = ""
+    # Days ahead that `on_conflict=reject` checks a series without end (from now, or
+    # from its first occurrence when later); a bounded series is checked whole.
+    conflict_horizon_days: int = 730
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -103,6 +108,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_rate_per_user=_rate(env, "API_RATE_PER_USER", Settings.api_rate_per_user),
         forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or Settings.forwarded_allow_ips,
         metrics_token=env.get("METRICS_TOKEN", ""),
+        conflict_horizon_days=_days(env, "CONFLICT_HORIZON", Settings.conflict_horizon_days),
         host=env.get("HOST") or Settings.host,
         port=_int(env, "PORT", Settings.port),
         log_level=env.get("LOG_LEVEL", Settings.log_level),
@@ -160,6 +166,13 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0 < value < float("inf"):
         raise SettingsError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    days = _int(env, name, default)
+    if not 1 <= days <= MAX_HORIZON_DAYS:
+        raise SettingsError(f"{name} must be 1 to {MAX_HORIZON_DAYS} days, got {days}")
+    return days
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -10,7 +10,7 @@ engine turns it into a patch against the document as it stands under the lock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.changes import Change, patch_for
+from storage.conflicts import refuse_schedule_conflicts
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.errors import ErrorCode, TandemError, not_found
-from storage.events import refuse_schedule_conflicts
 from storage.patching import apply_ops, paths_overlap, touched_paths
 from storage.records import EventRecord, VersionRecord, event_record, version_record
-from storage.recurrence import series_span
+from storage.recurrence import event_bounds
 from storage.roles import check_role
 from storage.tables import event_versions, events, permissions
 
@@ -46,12 +46,11 @@ class EditResult:
 
 
 def event_columns(document: dict[str, Any]) -> dict[str, Any]:
-    """Column values for a canonical document, with its series span for window queries."""
+    """Column values for a canonical document, with its occurrence bounds for window queries."""
     start, end = parse_time(document["start_time"]), parse_time(document["end_time"])
-    assert start is not None and end is not None
-    series_start, series_end = series_span(start, end, document["timezone"], document["recurrence"])
+    first_start, last_end = event_bounds(document)
     columns = {name: document[name] for name in DOCUMENT_FIELDS}
-    columns.update(start_time=start, end_time=end, series_start=series_start, series_end=series_end)
+    columns.update(start_time=start, end_time=end, first_start=first_start, last_end=last_end)
     return columns
 
 
@@ -66,14 +65,17 @@ async def create_event(
     document: dict[str, Any],
     now: datetime,
     *,
-    reject_conflicts: bool = False,
+    conflict_horizon: timedelta | None = None,
 ) -> EventRecord:
-    """Insert a validated document as version 1, owned by `owner_id` (schedule_conflict
-    with `reject_conflicts` when it overlaps another of the owner's events).
+    """Insert a validated document as version 1, owned by `owner_id` (with a
+    `conflict_horizon`, schedule_conflict when it overlaps another of the owner's
+    events; a series without end is compared that far past `now`).
     """
     document = check_document(document, ErrorCode.VALIDATION_ERROR)
-    if reject_conflicts:
-        await refuse_schedule_conflicts(conn, owner_id, document, None)
+    if conflict_horizon is not None:
+        await refuse_schedule_conflicts(
+            conn, owner_id, document, None, horizon=conflict_horizon, now=now
+        )
     result = await conn.execute(
         events.insert()
         .values(
@@ -154,12 +156,12 @@ async def apply_edit(
     base_version: int | None = None,
     op_id: str | None = None,
     if_match: int | None = None,
-    reject_conflicts: bool = False,
+    conflict_horizon: timedelta | None = None,
 ) -> EditResult:
     """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine".
 
-    With `reject_conflicts`, a result that overlaps another of the editor's events is
-    refused (schedule_conflict).
+    With a `conflict_horizon`, a result that overlaps another of the editor's events is
+    refused (schedule_conflict); a series without end is compared that far past `now`.
     """
     # 1-3. Lock the row, read the role and whether op_id was applied: one round trip.
     row = await _lock_for_edit(conn, event_id, user_id, op_id)
@@ -188,8 +190,10 @@ async def apply_edit(
     document = check_document(apply_ops(current.document, ops), ErrorCode.INVALID_EVENT)
     if document == current.document:
         return EditResult(current, role, None, noop=True)
-    if reject_conflicts:
-        await refuse_schedule_conflicts(conn, user_id, document, event_id)
+    if conflict_horizon is not None:
+        await refuse_schedule_conflicts(
+            conn, user_id, document, event_id, horizon=conflict_horizon, now=now
+        )
     # 6. Write the event row and the version row; the caller commits, then publishes.
     record = VersionRecord(
         event_id, current.version + 1, user_id, origin, op_id, ops, document, now

@@ -1,8 +1,10 @@
-"""RFC 5545 recurrence of an event: expanding its occurrences and its series span.
+"""RFC 5545 recurrence of an event: its occurrences in a window, and its bounds.
 
-Rules expand in the event's time zone, so a weekly 09:00 Europe/Paris meeting stays
-09:00 local across a DST change (its UTC time shifts). The lines are parsed and
-checked by storage.recurrence_rules. Pure: no I/O.
+The one place that turns an event into occurrences: listings, expanded listings,
+conflicts and the stored bounds all come from here. Rules expand in the event's time
+zone, so a weekly 09:00 Europe/Paris meeting stays 09:00 local across a DST change
+(its UTC time shifts). The lines are parsed and checked by storage.recurrence_rules.
+Pure: no I/O.
 
 Choices where RFC 5545 or the contract leave room:
 - DTSTART is always the first occurrence (RFC 5545 3.8.5.3) unless an EXDATE drops
@@ -14,129 +16,207 @@ Choices where RFC 5545 or the contract leave room:
   that lands at or before the start (inside a DST gap) the absolute length is used.
 - Rules work to the second (RFC 5545 has no fractions): a start_time's fraction of
   a second is added to every occurrence.
-- Daily to yearly rules skip whole periods up to the window, so a window decades
-  after the start is cheap; COUNT rules do so only when each period holds one
-  occurrence (no BY parts). Other COUNT rules and sub-daily ones are walked from the
-  start, at most MAX_SCAN occurrences per call (later ones are then left out).
+- Expansion starts at the window, whatever the rule's shape: rules skip whole periods
+  up to it, and a COUNT rule is first turned into the UNTIL rule of its last match
+  (walked once per series, then cached). Only a COUNT rule with several matches per
+  period and more than MAX_SCAN of them cannot be: it is walked from its start, and
+  occurrences more than MAX_SCAN steps before a window are left out.
+- The bounds are the first occurrence's start and the last one's end; a series
+  without end (or one too long to walk) ends at FAR_FUTURE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rruleset
+from dateutil.rrule import rrule, rruleset
 
+from storage.document import parse_time
 from storage.recurrence_rules import Recurrence, RecurrenceError, load_zone, parse_recurrence
+from storage.recurrence_skip import (
+    MAX_SCAN,
+    SUB_DAILY_SECONDS,
+    UNITS,
+    can_step,
+    fast_forward,
+    one_per_period,
+    stepped,
+    without_count,
+)
 
-# Default cap on the occurrences one call returns.
-MAX_OCCURRENCES = 5000
-# Occurrences one call may step through (~5 us each, so ~0.25 s at most): bounds a
-# COUNT or sub-daily rule expanded far from its start, and series_span (then None).
-MAX_SCAN = 50_000
+# The end of a series without end: the bounds' stand-in for "never".
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+# Parsed series kept per process, keyed by what they are made of (so each version of
+# an event is parsed once, and a rollback to an old version finds it again).
+CACHED_SERIES = 4096
+# A wall-clock length can exceed the absolute one by a DST shift (at most two hours,
+# in any zone's history): skipping ahead keeps that much margin.
+_DST_SLACK = timedelta(hours=2)
 
 
-def occurrences(
-    start: datetime,
-    end: datetime,
-    timezone: str,
-    lines: list[str],
-    window_start: datetime,
-    window_end: datetime,
-    limit: int = MAX_OCCURRENCES,
-) -> list[tuple[datetime, datetime]]:
-    """(start, end) pairs in UTC, in order, of the occurrences overlapping the window.
+def event_occurrences(
+    document: dict[str, Any], window_start: datetime, window_end: datetime
+) -> Iterator[tuple[datetime, datetime]]:
+    """Lazily, the (start, end) pairs in UTC of the event's occurrences overlapping
+    [window_start, window_end), in start order.
 
-    At most `limit`, and at most MAX_SCAN stepped through. Raises RecurrenceError for
-    lines that recurrence_problem would refuse.
+    Raises RecurrenceError for lines that recurrence_problem would refuse.
     """
-    if not lines:
-        return [(start, end)] if start < window_end and end > window_start and limit > 0 else []
-    zone = _zone(timezone)
-    rec = parse_recurrence(lines, zone)
-    found: list[tuple[datetime, datetime]] = []
-    end_of = _ender(start, end, zone)
-    # Anything starting before `ahead_of` ends before the window: rules may skip it.
-    ahead_of = window_start - (end - start) if window_start > end else None
-    moments = _starts(rec, start, zone, ahead_of)
-    for scanned, moment in enumerate(moments):
-        if scanned >= MAX_SCAN or len(found) >= limit:
-            break
-        occ_start = moment.astimezone(UTC)
-        if occ_start >= window_end:
-            break
-        occ_end = end_of(moment)
-        if occ_end > window_start:
-            found.append((occ_start, occ_end))
-    return found
+    if not document["recurrence"]:
+        start, end = _instant(document["start_time"]), _instant(document["end_time"])
+        return iter([(start, end)] if start < window_end and end > window_start else [])
+    return _series_of(document).between(window_start, window_end)
 
 
-def series_span(
-    start: datetime, end: datetime, timezone: str, lines: list[str]
-) -> tuple[datetime, datetime | None]:
-    """The first occurrence's start and the last one's end, in UTC.
-
-    The end is None when some RRULE has neither COUNT nor UNTIL, or when the series has
-    more than MAX_SCAN occurrences: callers treat both as open-ended. A series whose
-    every occurrence is excluded keeps the event's own span.
-    """
-    if not lines:
-        return start, end
-    zone = _zone(timezone)
-    rec = parse_recurrence(lines, zone)
-    moments = _starts(rec, start, zone)
-    first = next(moments, None)
-    if first is None:
-        return start, end
-    first_start = first.astimezone(UTC)
-    if any("count" not in rule and "until" not in rule for rule in rec.rules):
-        return first_start, None
-    end_of = _ender(start, end, zone)
-    last = end_of(first)
-    for scanned, moment in enumerate(moments, start=1):
-        if scanned >= MAX_SCAN:
-            return first_start, None
-        last = max(last, end_of(moment))
-    return first_start, last
+def event_bounds(document: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The event's first occurrence start and last occurrence end (FAR_FUTURE: none)."""
+    if not document["recurrence"]:
+        return _instant(document["start_time"]), _instant(document["end_time"])
+    return _series_of(document).bounds
 
 
-def _zone(name: str) -> ZoneInfo:
-    zone = load_zone(name)
+def _series_of(document: dict[str, Any]) -> _Series:
+    # Keyed by the stored strings: hashing them is cheaper than hashing aware datetimes.
+    lines = tuple(document["recurrence"])
+    return _series(document["start_time"], document["end_time"], document["timezone"], lines)
+
+
+def _instant(text: str) -> datetime:
+    moment = _parse_time(text)
+    assert moment is not None  # a stored document is canonical
+    return moment
+
+
+# Stored times are canonical "...Z" strings, read again on every window query.
+_parse_time = lru_cache(maxsize=1 << 16)(parse_time)
+
+
+@lru_cache(maxsize=CACHED_SERIES)
+def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> _Series:
+    zone = load_zone(timezone)
     if zone is None:
-        raise RecurrenceError(f"unknown time zone {name!r}")
-    return zone
+        raise RecurrenceError(f"unknown time zone {timezone!r}")
+    return _Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
 
 
-def _starts(
-    rec: Recurrence, start: datetime, zone: ZoneInfo, ahead_of: datetime | None = None
-) -> Iterator[datetime]:
-    """Occurrence starts, aware and in order (rule ones in `zone`, dates in UTC)."""
-    local = start.astimezone(zone)
-    fraction = timedelta(microseconds=local.microsecond)
-    local = local.replace(microsecond=0)
-    target = ahead_of.astimezone(zone) if ahead_of is not None else None
-    rset = rruleset()
-    for rule in rec.rules:
-        kwargs, dtstart = (rule, local) if target is None else _fast_forward(rule, local, target)
-        rset.rrule(rrule(dtstart=dtstart, **kwargs))
-    # Same wall time and zone as the rule's first match, so the set merges the two.
-    rset.rdate(local)
-    for day in rec.rdays:
-        rset.rdate(datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC))
-    for moment in rec.rdates:
-        rset.rdate(moment)
-    for moment in rec.exdates:
-        rset.exdate(moment)
-    try:
-        for moment in rset:
-            if not rec.exdays or moment.astimezone(zone).date() not in rec.exdays:
+class _Series:
+    """One recurring event, parsed once: its occurrences in any window, and its bounds."""
+
+    def __init__(self, start: datetime, end: datetime, zone: ZoneInfo, rec: Recurrence) -> None:
+        self.start, self.end, self.zone = start, end, zone
+        local = start.astimezone(zone)
+        self.fraction = timedelta(microseconds=local.microsecond)
+        self.local = local.replace(microsecond=0)
+        rec.rules = [without_count(rule, self.local) for rule in rec.rules]
+        # One plain DAILY or WEEKLY rule, the commonest series, is stepped by arithmetic.
+        self.stepping = (
+            len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
+        )
+        self.rec = rec
+        self.end_of = _ender(start, end, zone)
+        self.bounds = self._bounds()
+
+    def between(
+        self, window_start: datetime, window_end: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
+        # Anything starting before `ahead_of` ends before the window: rules may skip it.
+        ahead = window_start - (self.end - self.start) - _DST_SLACK
+        skipped = 0
+        for moment in self._starts(ahead if ahead > self.end else None):
+            occ_start = moment.astimezone(UTC)
+            if occ_start >= window_end:
+                return
+            occ_end = self.end_of(moment)
+            if occ_end > window_start:
+                yield occ_start, occ_end
+            else:
+                skipped += 1  # only a long COUNT rule walked from its start skips many
+                if skipped >= MAX_SCAN:
+                    return
+
+    def _bounds(self) -> tuple[datetime, datetime]:
+        first = next(self._starts(), None)
+        if first is None:  # every occurrence excluded: the event's own span
+            return self.start, self.end
+        first_start = first.astimezone(UTC)
+        latest = self._latest_start()
+        if latest is None:
+            return first_start, FAR_FUTURE
+        # Look back from the latest possible start, further each time, until an
+        # occurrence that no EXDATE removed is found: the last one. Those that began
+        # `margin` earlier are read too, as one of them may end later (DST).
+        margin = (self.end - self.start) + 2 * _DST_SLACK
+        lookback = margin + timedelta(days=1)
+        while True:
+            since = max(first_start, latest - lookback)
+            found = [(m.astimezone(UTC), self.end_of(m)) for m in self._starts(since - margin)]
+            if since == first_start or any(start >= since for start, _ in found):
+                return first_start, max(end for _, end in found)
+            lookback *= 2
+
+    def _latest_start(self) -> datetime | None:
+        """No occurrence starts after this (UTC); None for a series without end."""
+        latest = [self.start, *self.rec.rdates]
+        latest += [datetime.combine(d, self.local.time(), tzinfo=self.zone) for d in self.rec.rdays]
+        for rule in self.rec.rules:
+            if "until" in rule:
+                latest.append(rule["until"])
+            elif "count" in rule and one_per_period(rule, self.local):
+                unit = UNITS.get(rule["freq"], "seconds")
+                step = rule.get("interval", 1) * SUB_DAILY_SECONDS.get(rule["freq"], 1)
+                try:
+                    naive = self.local.replace(tzinfo=None)
+                    last = naive + relativedelta(**{unit: step * (rule["count"] - 1)})
+                except (OverflowError, ValueError):  # past year 9999
+                    return None
+                latest.append(last.replace(tzinfo=self.zone))
+            else:  # no end, or a COUNT too long to have been resolved
+                return None
+        return max(moment.astimezone(UTC) for moment in latest)
+
+    def _starts(self, ahead_of: datetime | None = None) -> Iterator[datetime]:
+        """Occurrence starts, aware and in order (rule ones in the zone, dates in UTC)."""
+        target = ahead_of.astimezone(self.zone) if ahead_of is not None else None
+        moments = self._stepped(target) if self.stepping else self._walked(target)
+        exdays, fraction = self.rec.exdays, self.fraction
+        for moment in moments:
+            if not exdays or moment.astimezone(self.zone).date() not in exdays:
                 yield moment + fraction if fraction else moment
-    except (ValueError, OverflowError):
-        # dateutil gives up on some sub-daily combinations, and time ends at year 9999.
-        return
+
+    def _stepped(self, target: datetime | None) -> Iterator[datetime]:
+        # DTSTART first (it is the earliest, and always an occurrence), then the rule's
+        # matches; an EXDATE is an instant, which aware datetimes compare by.
+        exdates = set(self.rec.exdates)
+        if self.local not in exdates:
+            yield self.local
+        for moment in stepped(self.rec.rules[0], self.local, target):
+            if moment != self.local and moment not in exdates:
+                yield moment
+
+    def _walked(self, target: datetime | None) -> Iterator[datetime]:
+        local, rec = self.local, self.rec
+        rset = rruleset()
+        for rule in rec.rules:
+            kwargs, dtstart = (rule, local) if target is None else fast_forward(rule, local, target)
+            rset.rrule(rrule(dtstart=dtstart, **kwargs))
+        # Same wall time and zone as the rule's first match, so the set merges the two.
+        rset.rdate(local)
+        for day in rec.rdays:
+            rset.rdate(datetime.combine(day, local.time(), tzinfo=self.zone).astimezone(UTC))
+        for moment in rec.rdates:
+            rset.rdate(moment)
+        for moment in rec.exdates:
+            rset.exdate(moment)
+        try:
+            yield from rset
+        except (ValueError, OverflowError):
+            # dateutil gives up on some sub-daily combinations, and time ends at year 9999.
+            return
 
 
 def _ender(start: datetime, end: datetime, zone: ZoneInfo) -> Callable[[datetime], datetime]:
@@ -156,54 +236,3 @@ def _ender(start: datetime, end: datetime, zone: ZoneInfo) -> Callable[[datetime
         return closing if closing > occ_start else occ_start + length
 
     return end_of
-
-
-def _fast_forward(
-    rule: dict[str, Any], local: datetime, target: datetime
-) -> tuple[dict[str, Any], datetime]:
-    """The rule restarted whole periods later, at least two periods before `target`.
-
-    Without COUNT, what a rule yields after a period boundary does not depend on how
-    many periods came before, so a daily rule begun years ago need not be walked from
-    its start. Defaults dateutil takes from DTSTART's date are pinned to the real start.
-    A COUNT rule skips too when each period holds exactly one occurrence: the skipped
-    periods are taken off its COUNT, keeping at least the last occurrence.
-    """
-    freq, step = rule["freq"], rule.get("interval", 1)
-    if freq > DAILY or ("count" in rule and not _one_per_period(rule, local)):
-        return rule, local
-    if freq == YEARLY:
-        periods = (target.year - local.year) // step
-    elif freq == MONTHLY:
-        periods = ((target.year - local.year) * 12 + target.month - local.month) // step
-    else:
-        periods = (target.date() - local.date()).days // (step * (7 if freq == WEEKLY else 1))
-    periods -= 2  # margin: occurrences begun before the new start may still run into the window
-    if "count" in rule:
-        periods = min(periods, rule["count"] - 1)
-    if periods <= 0:
-        return rule, local
-    rule = dict(rule)
-    if "count" in rule:
-        rule["count"] -= periods
-    if not any(k in rule for k in ("byweekno", "byyearday", "bymonthday", "byweekday")):
-        if freq == YEARLY:
-            rule.setdefault("bymonth", local.month)
-        if freq in (YEARLY, MONTHLY):
-            rule["bymonthday"] = local.day
-        elif freq == WEEKLY:
-            rule["byweekday"] = local.weekday()
-    unit = {YEARLY: "years", MONTHLY: "months", WEEKLY: "weeks", DAILY: "days"}[freq]
-    shift = relativedelta(**{unit: step * periods})
-    return rule, (local.replace(tzinfo=None) + shift).replace(tzinfo=local.tzinfo)
-
-
-def _one_per_period(rule: dict[str, Any], local: datetime) -> bool:
-    """Whether every period of the rule holds exactly one occurrence, at DTSTART's place."""
-    if any(key.startswith("by") for key in rule):
-        return False
-    if rule["freq"] == MONTHLY:
-        return local.day <= 28
-    if rule["freq"] == YEARLY:
-        return (local.month, local.day) != (2, 29)
-    return True

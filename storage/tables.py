@@ -60,15 +60,17 @@ events = sa.Table(
     sa.Column("all_day", sa.Boolean, nullable=False),
     sa.Column("recurrence", JSONDocument, nullable=False),
     sa.Column("metadata", JSONDocument, nullable=False),
-    # The span covered by every occurrence, kept at write time so that window
-    # queries use an index instead of expanding rules: series_end is NULL for an
-    # unbounded rule.
-    sa.Column("series_start", UTCDateTime, nullable=False),
-    sa.Column("series_end", UTCDateTime, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("updated_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
-    sa.Index(None, "series_start", "series_end"),
+    # The occurrence bounds: the first occurrence's start and the last one's end
+    # (storage.recurrence.FAR_FUTURE for a series without end), written with every
+    # version so that window queries are an index range instead of rule expansion.
+    sa.Column("first_start", UTCDateTime, nullable=False),
+    sa.Column("last_end", UTCDateTime, nullable=False),
+    # last_end first: a calendar's past grows and its future does not, so "ends
+    # after the window starts" is the selective side (see storage/events.py).
+    sa.Index(None, "last_end", "first_start"),
 )
 
 event_versions = sa.Table(

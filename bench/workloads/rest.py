@@ -1,9 +1,12 @@
-"""R1: REST at a fixed concurrency, for a user with many events (some recurring weekly).
+"""R1: REST for a user with many events (some recurring weekly, a few open-ended series).
 
 The events are loaded through the batch API; a few are patched once so that a diff
-between versions 1 and 2 exists. Then each operation runs alone for a fixed time
-with `concurrency` requests in flight (spread over the servers): create, get,
-list one month (plain, and expanded into occurrences), diff.
+between versions 1 and 2 exists. Then each operation runs alone: first one request at
+a time (`ALONE` of them, for a latency undisturbed by queueing), then for a fixed time
+with `concurrency` requests in flight (spread over the servers): create, get, list one
+month (plain, and expanded into occurrences), the month's conflicts, diff. Each figure
+is also read as a ratio to GET /events/{id} of the same run, which the load of a shared
+machine moves less than the absolute figures.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from bench.servers import Deployment
 from bench.stats import Latency
 from bench.workloads import CpuMeter, CpuUse, progress
 
-MONTH = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z", "limit": "200"}
+MONTH_WINDOW = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z"}
+MONTH = {**MONTH_WINDOW, "limit": "200"}
 PATCHED = 64  # events given a second version, for the diff
+ALONE = 40  # requests timed one at a time per operation
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Operation:
     errors: int
     duration: float
     latency: Latency
+    alone: Latency  # one request at a time
     cpu: CpuUse
     items: int  # in the last answer of a listing; 0 otherwise
 
@@ -49,8 +55,14 @@ class RestResult:
 
 
 async def run(
-    deployment: Deployment, *, events: int, seconds: float, concurrency: int = 16
+    deployment: Deployment,
+    *,
+    events: int,
+    seconds: float,
+    concurrency: int = 16,
+    only: tuple[str, ...] = (),
 ) -> RestResult:
+    """Every operation, or those named in `only` (the profiling pass)."""
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(http_client(url, concurrency))
@@ -75,12 +87,17 @@ async def run(
             "list one month, expanded": lambda http: http.get(
                 "/events", params={**MONTH, "expand": "true"}, headers=user.headers
             ),
+            "month conflicts": lambda http: http.get(
+                "/events/conflicts", params=MONTH_WINDOW, headers=user.headers
+            ),
             "diff": lambda http: http.get(
                 f"/events/{random.choice(patched)}/diff/1/2", headers=user.headers
             ),
         }
         operations = []
         for name, request in requests.items():
+            if only and name not in only:
+                continue
             progress(f"{name} for {seconds:.0f} s")
             operations.append(
                 await _measure(deployment, clients, name, request, seconds, concurrency)
@@ -100,6 +117,13 @@ async def _measure(
     errors = 0
     items = 0
     listing = name.startswith("list")
+    alone = []
+    for _ in range(ALONE):
+        sent = time.monotonic()
+        response = await request(clients[0])
+        alone.append(time.monotonic() - sent)
+        if response.status_code >= 400:
+            errors += 1
     meter = CpuMeter(deployment)
     began = time.monotonic()
     deadline = began + seconds
@@ -118,5 +142,12 @@ async def _measure(
     await asyncio.gather(*(worker(clients[n % len(clients)]) for n in range(concurrency)))
     elapsed = time.monotonic() - began
     return Operation(
-        name, len(latencies), errors, elapsed, Latency.of(latencies), meter.read(), items
+        name,
+        len(latencies),
+        errors,
+        elapsed,
+        Latency.of(latencies),
+        Latency.of(alone),
+        meter.read(),
+        items,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 
@@ -10,6 +10,10 @@ from realtime import codec
 from storage.document import parse_time
 from storage.errors import ErrorCode, TandemError, validation_error
 from storage.records import MAX_ID
+
+# The widest window a listing or conflict search takes: ten years, past any calendar
+# view; a wider one is a client asking for everything, which listing without one does.
+MAX_WINDOW = timedelta(days=3653)
 
 
 def query_text(request: Request, name: str) -> str | None:
@@ -45,8 +49,11 @@ def query_window(
     if problems:
         raise validation_error(problems)
     start, end = found["start"], found["end"]
-    if start is not None and end is not None and end <= start:
-        raise validation_error({"end": "must be after start"})
+    if start is not None and end is not None:
+        if end <= start:
+            raise validation_error({"end": "must be after start"})
+        if end - start > MAX_WINDOW:
+            raise validation_error({"end": f"at most {MAX_WINDOW.days} days after start"})
     return start, end
 
 

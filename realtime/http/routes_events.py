@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,8 +24,10 @@ from realtime.http.params import (
 from realtime.services import authenticate, resources
 from realtime.wire import event_json
 from storage import events as event_store
+from storage.conflicts import conflict_json
 from storage.edits import EditResult
 from storage.errors import ErrorCode, validation_error
+from storage.events import Occurrence
 from storage.records import EventRecord
 from storage.roles import ROLES
 
@@ -141,9 +145,15 @@ async def list_conflicts(request: Request) -> Response:
     start, end = query_window(request, required=True)
     assert start is not None and end is not None
     pairs = await resources(request).reads.conflicts(principal.user, start, end)
-    items = [
-        {"a": event_store.conflict_json(a), "b": event_store.conflict_json(b)} for a, b in pairs
-    ]
+    # One occurrence is in many pairs of a busy window: its JSON is built once.
+    sides: dict[int, dict[str, Any]] = {}
+
+    def side(occurrence: Occurrence) -> dict[str, Any]:
+        if id(occurrence) not in sides:
+            sides[id(occurrence)] = conflict_json(occurrence)
+        return sides[id(occurrence)]
+
+    items = [{"a": side(a), "b": side(b)} for a, b in pairs]
     return api_response(request, {"items": items})
 
 

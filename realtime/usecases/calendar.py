@@ -7,7 +7,7 @@ same whichever way it arrives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from realtime.ops import metrics
@@ -38,9 +38,15 @@ def _now() -> datetime:
 
 
 class Calendar:
-    def __init__(self, database: Database, notifier: Notifier) -> None:
+    def __init__(self, database: Database, notifier: Notifier, conflict_horizon: timedelta) -> None:
         self._db = database
         self._notify = notifier
+        # How far ahead a series without end is checked for conflicts.
+        self._horizon = conflict_horizon
+
+    def _check(self, reject_conflicts: bool) -> timedelta | None:
+        """The edit engine's conflict check: the horizon, or None for no check."""
+        return self._horizon if reject_conflicts else None
 
     async def create(
         self, user: User, fields: dict[str, Any], *, reject_conflicts: bool = False
@@ -48,7 +54,7 @@ class Calendar:
         document = build_document(fields)
         async with self._db.write() as conn:
             event = await edits.create_event(
-                conn, user.id, document, _now(), reject_conflicts=reject_conflicts
+                conn, user.id, document, _now(), conflict_horizon=self._check(reject_conflicts)
             )
         metrics.EDITS_COMMITTED.labels("create").inc()
         return event
@@ -210,7 +216,7 @@ class Calendar:
                 base_version=base_version,
                 op_id=op_id,
                 if_match=if_match,
-                reject_conflicts=reject_conflicts,
+                conflict_horizon=self._check(reject_conflicts),
             )
         # Published only after the commit above: nothing is sent for a refused
         # or rolled-back edit.

@@ -12,6 +12,7 @@ from typing import Any
 
 from storage import events as event_store
 from storage import history
+from storage.conflicts import conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
@@ -48,8 +49,7 @@ class CalendarReads:
     ) -> list[tuple[Occurrence, Occurrence]]:
         """Every overlapping pair of occurrences in the caller's calendar within the window."""
         async with self._db.read() as conn:
-            found = await event_store.window_occurrences(conn, user.id, start, end)
-        return event_store.overlapping_pairs(found)
+            return await conflicting_pairs(conn, user.id, start, end)
 
     async def history(
         self, user: User, event_id: int, *, limit: int, after: int | None

@@ -69,7 +69,14 @@ async def test_r1_measures_each_rest_operation(embedded: Deployment) -> None:
     """R1: every operation answers without error, and the month listing finds events."""
     result = await rest.run(embedded, events=40, seconds=0.3, concurrency=4)
     names = [op.name for op in result.operations]
-    assert names == ["create", "get", "list one month", "list one month, expanded", "diff"]
+    assert names == [
+        "create",
+        "get",
+        "list one month",
+        "list one month, expanded",
+        "month conflicts",
+        "diff",
+    ]
     for op in result.operations:
         assert op.requests > 0 and op.errors == 0, op
     assert all(op.items > 0 for op in result.operations if op.name.startswith("list"))

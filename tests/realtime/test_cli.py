@@ -83,6 +83,7 @@ def test_short_secret_key_is_refused(tmp_path: Path) -> None:
         ("MAX_BODY_BYTES", "1MB", "an integer"),
         ("PRESENCE_HEARTBEAT", "0", "a positive number of seconds"),
         ("PRESENCE_HEARTBEAT", "nan", "a positive number of seconds"),
+        ("CONFLICT_HORIZON", "0", "1 to 36500 days"),
     ],
 )
 def test_bad_setting_stops_the_server_with_its_name(

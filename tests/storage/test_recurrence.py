@@ -7,13 +7,16 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from storage.recurrence import MAX_OCCURRENCES, occurrences, series_span
+from storage.recurrence import FAR_FUTURE
 from tests.storage.recurrence_times import (
     FAR,
     HOUR,
+    MAX_OCCURRENCES,
     PARIS_END,
     PARIS_START,
     YEAR_2026,
+    occurrences,
+    series_span,
     utc,
 )
 
@@ -159,8 +162,8 @@ def test_single_event_without_recurrence() -> None:
     assert series_span(PARIS_START, PARIS_END, "UTC", []) == (PARIS_START, PARIS_END)
 
 
-def test_unbounded_rule_is_capped() -> None:
-    """A rule without end stops at `limit` results, MAX_OCCURRENCES by default."""
+def test_unbounded_rule_expands_lazily() -> None:
+    """A rule without end yields as many occurrences as are taken, a century's worth too."""
     lines = ["RRULE:FREQ=DAILY"]
     century = (PARIS_START, utc("2126-01-01T00:00:00Z"))
     assert len(paris(lines, century)) == MAX_OCCURRENCES
@@ -237,7 +240,7 @@ def test_fraction_of_a_second_is_kept() -> None:
 
 
 def test_series_span_bounded_and_unbounded() -> None:
-    """series_span gives the last end for COUNT/UNTIL rules and None for an endless one."""
+    """The bounds end at the last end for COUNT/UNTIL rules and at FAR_FUTURE without end."""
     span = series_span(PARIS_START, PARIS_END, "Europe/Paris", ["RRULE:FREQ=DAILY;COUNT=30"])
     assert span == (PARIS_START, utc("2026-03-31T08:00:00Z"))
     until = ["RRULE:FREQ=WEEKLY;UNTIL=20260330T070000Z"]
@@ -245,7 +248,10 @@ def test_series_span_bounded_and_unbounded() -> None:
         "2026-03-30T08:00:00Z"
     )
     endless = ["RRULE:FREQ=WEEKLY;COUNT=2", "RRULE:FREQ=MONTHLY"]
-    assert series_span(PARIS_START, PARIS_END, "Europe/Paris", endless) == (PARIS_START, None)
+    assert series_span(PARIS_START, PARIS_END, "Europe/Paris", endless) == (
+        PARIS_START,
+        FAR_FUTURE,
+    )
 
 
 def test_series_span_with_rdates_and_exdates() -> None:
@@ -258,9 +264,11 @@ def test_series_span_with_rdates_and_exdates() -> None:
 
 
 def test_series_span_of_a_huge_count_is_open_ended() -> None:
-    """Past MAX_SCAN occurrences the span is not computed: None, like an endless rule."""
+    """A COUNT that runs past year 9999, or too long to walk, ends at FAR_FUTURE."""
     lines = ["RRULE:FREQ=HOURLY;COUNT=100000000"]
-    assert series_span(PARIS_START, PARIS_END, "UTC", lines) == (PARIS_START, None)
+    assert series_span(PARIS_START, PARIS_END, "UTC", lines) == (PARIS_START, FAR_FUTURE)
+    lines = ["RRULE:FREQ=DAILY;BYHOUR=9,10;COUNT=60000"]
+    assert series_span(PARIS_START, PARIS_END, "UTC", lines) == (PARIS_START, FAR_FUTURE)
 
 
 def test_series_span_when_everything_is_excluded() -> None:

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storage.recurrence import MAX_OCCURRENCES, occurrences
-from tests.storage.recurrence_times import FAR, HOUR
+from tests.storage.recurrence_times import FAR, HOUR, MAX_OCCURRENCES, occurrences
 
 NY = ZoneInfo("America/New_York")
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from storage.recurrence import occurrences
 from storage.recurrence_rules import RecurrenceError, recurrence_problem
-from tests.storage.recurrence_times import PARIS_END, PARIS_START, YEAR_2026
+from tests.storage.recurrence_times import PARIS_END, PARIS_START, YEAR_2026, occurrences
 
 VALID_LINES = [
     ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10", "EXDATE:20260309T080000Z"],

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.conflicts import conflicting_pairs
 from storage.database import Database
-from storage.events import EventQuery, list_events, window_occurrences
+from storage.events import EventQuery, list_events
 from tests.conftest import fresh_postgres_schema
 
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
@@ -23,7 +24,7 @@ async def test_window_queries_are_planned_for_their_bounds_only() -> None:
         try:
             for window_query in (
                 lambda conn: list_events(conn, EventQuery(1, *JUNE)),
-                lambda conn: window_occurrences(conn, 1, *JUNE),
+                lambda conn: conflicting_pairs(conn, 1, *JUNE),
             ):
                 async with database.read() as conn:
                     assert await plan_cache_mode(conn) == "auto"

@@ -1,0 +1,137 @@
+"""Schedule conflicts: overlapping pairs in a window, and what a new event would clash with.
+
+Both sweep occurrences in start order as storage.events merges them, so neither
+holds more than the occurrences still running at each moment.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.document import format_time
+from storage.errors import ErrorCode, TandemError, validation_error
+from storage.events import (
+    Occurrence,
+    merged_occurrences,
+    occurrence_key,
+    visible_in_window,
+    window_rows,
+)
+from storage.recurrence import FAR_FUTURE, event_bounds, event_occurrences
+from storage.tables import events
+
+# The most occurrences one conflict search sweeps: its answer is not paged, so its
+# size must be bounded; past it the answer asks for a narrower window. (Expanded
+# listings page lazily and need no such cap.)
+MAX_SWEPT = 10_000
+Span = tuple[datetime, datetime]
+
+
+async def conflicting_pairs(
+    conn: AsyncConnection, user_id: int, start: datetime, end: datetime
+) -> list[tuple[Occurrence, Occurrence]]:
+    """Every overlapping pair of occurrences of different events in the window, by start."""
+    query = visible_in_window(user_id, start, end)
+    pairs: list[tuple[Occurrence, Occurrence]] = []
+    active: list[Occurrence] = []
+    for swept, occ in enumerate(
+        merged_occurrences(await window_rows(conn, query), start, end), start=1
+    ):
+        if swept > MAX_SWEPT:
+            raise validation_error(
+                {"end": f"the window holds more than {MAX_SWEPT} occurrences; narrow it"}
+            )
+        active = [a for a in active if a.end > occ.start]
+        pairs.extend((a, occ) for a in active if a.event.id != occ.event.id)
+        active.append(occ)
+    return pairs
+
+
+async def conflicts_with(
+    conn: AsyncConnection,
+    user_id: int,
+    document: dict[str, Any],
+    exclude_event_id: int | None,
+    *,
+    horizon: timedelta,
+    now: datetime,
+) -> list[Occurrence]:
+    """The caller's occurrences that overlap one of `document`'s, by (start, event id).
+
+    Over the document's whole series; one without end is checked up to `horizon` past
+    now (past its first occurrence, when that is later).
+    """
+    first, last = event_bounds(document)
+    until = last if last < FAR_FUTURE else max(first, now) + horizon
+    mine = list(event_occurrences(document, first, until))
+    if not mine:
+        return []
+    reach = (mine[0][0], max(end for _, end in mine))
+    query = visible_in_window(user_id, *reach)
+    if exclude_event_id is not None:
+        query = query.where(events.c.id != exclude_event_id)
+    return _clashes(mine, merged_occurrences(await window_rows(conn, query), *reach))
+
+
+async def refuse_schedule_conflicts(
+    conn: AsyncConnection,
+    user_id: int,
+    document: dict[str, Any],
+    exclude_event_id: int | None,
+    *,
+    horizon: timedelta,
+    now: datetime,
+) -> None:
+    """schedule_conflict, naming each clash, when `document` overlaps the caller's events."""
+    clashes = await conflicts_with(
+        conn, user_id, document, exclude_event_id, horizon=horizon, now=now
+    )
+    if clashes:
+        raise TandemError(
+            ErrorCode.SCHEDULE_CONFLICT,
+            f"the event overlaps {len(clashes)} other event occurrence(s)",
+            {"conflicts": [conflict_json(occurrence) for occurrence in clashes]},
+        )
+
+
+def conflict_json(occurrence: Occurrence) -> dict[str, Any]:
+    """One side of a conflict, as the contract names it."""
+    return {
+        "event_id": occurrence.event.id,
+        "title": occurrence.event.document["title"],
+        "start": format_time(occurrence.start),
+        "end": format_time(occurrence.end),
+    }
+
+
+def _clashes(mine: list[Span], theirs: Iterator[Occurrence]) -> list[Occurrence]:
+    """Each of `theirs` that overlaps one of `mine`: one sweep over both in start order.
+
+    `active` holds mine still running; `waiting`, theirs still running that no earlier
+    one of mine overlapped (a later one may). At equal starts mine come first.
+    """
+    clashes: list[Occurrence] = []
+    active: list[Span] = []
+    waiting: list[Occurrence] = []
+    mine_first: Iterator[tuple[datetime, int, Span | Occurrence]] = (
+        (start, 0, (start, end)) for start, end in mine
+    )
+    then_theirs: Iterator[tuple[datetime, int, Span | Occurrence]] = (
+        (occ.start, 1, occ) for occ in theirs
+    )
+    for moment, _side, item in heapq.merge(mine_first, then_theirs, key=lambda i: i[:2]):
+        if isinstance(item, Occurrence):
+            active = [span for span in active if span[1] > moment]
+            (clashes if any(span[0] < item.end for span in active) else waiting).append(item)
+        else:
+            start, end = item
+            waiting = [w for w in waiting if w.end > start]
+            clashes.extend(w for w in waiting if w.start < end)
+            waiting = [w for w in waiting if w.start >= end]
+            active.append(item)
+    return sorted(clashes, key=occurrence_key)

@@ -1,0 +1,218 @@
+"""The calendar window (occurrence bounds, lazy expansion, conflicts), on SQLite and PostgreSQL.
+
+Random calendars are compared with a slow reference in
+tests/storage/test_window_properties.py; these are the named cases.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.support import RunningServer, create_event, event_doc, register
+from tests.ws_client import connect
+
+pytestmark = pytest.mark.timeout(120)
+
+EVENTS = "/api/v1/events"
+PATCH_JSON = {"Content-Type": "application/json-patch+json"}
+LATE_2031 = {"start": "2031-06-01T00:00:00Z", "end": "2031-07-01T00:00:00Z"}
+
+
+def code(response: httpx.Response) -> str:
+    return response.json()["error"]["code"]
+
+
+def _z(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_bounds_follow_every_kind_of_write(
+    client: httpx.AsyncClient, server: RunningServer
+) -> None:
+    """PUT, PATCH, a WebSocket patch and a rollback each move the event in or out of a
+    far window: the stored bounds change in the same transaction as the document."""
+    alice = await register(client)
+    event = await create_event(client, alice, recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"])
+    url = f"{EVENTS}/{event['id']}"
+
+    async def in_2031() -> bool:
+        body = (await client.get(EVENTS, params=LATE_2031, headers=alice.headers)).json()
+        return [e["id"] for e in body["items"]] == [event["id"]]
+
+    assert not await in_2031()
+    put = await client.put(url, json={"recurrence": ["RRULE:FREQ=WEEKLY"]}, headers=alice.headers)
+    assert put.status_code == 200 and await in_2031()
+    ops = [{"op": "replace", "path": "/recurrence", "value": ["RRULE:FREQ=DAILY;COUNT=2"]}]
+    patched = await client.patch(url, json=ops, headers={**alice.headers, **PATCH_JSON})
+    assert patched.status_code == 200 and not await in_2031()
+    socket = await connect(server.ws_url, alice.access_token)
+    try:
+        await socket.join(event["id"])
+        ops = [{"op": "replace", "path": "/recurrence", "value": ["RRULE:FREQ=MONTHLY"]}]
+        assert (await socket.submit(event["id"], ops))["type"] == "ack"
+    finally:
+        await socket.close()
+    assert await in_2031()
+    rollback = await client.post(f"{url}/rollback/1", headers=alice.headers)
+    assert rollback.status_code == 200 and not await in_2031()
+
+
+async def test_bad_windows_and_cursors_are_refused(client: httpx.AsyncClient) -> None:
+    """End before start, a window over ten years, limit 0 or 201 and a cursor from another
+    query are 422 validation_error, on plain and expanded listings and conflicts."""
+    alice = await register(client)
+    for day in (1, 2, 3):
+        await create_event(
+            client,
+            alice,
+            start_time=f"2026-03-0{day}T08:00:00Z",
+            end_time=f"2026-03-0{day}T09:00:00Z",
+        )
+    march = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
+    century = {"start": "2026-01-01T00:00:00Z", "end": "2126-01-01T00:00:00Z"}
+    backwards = {"start": march["end"], "end": march["start"]}
+    for path in (EVENTS, f"{EVENTS}/conflicts"):
+        for bad in (century, backwards):
+            answer = await client.get(path, params=bad, headers=alice.headers)
+            assert (answer.status_code, code(answer)) == (422, "validation_error"), (path, bad)
+            assert "end" in answer.json()["error"]["details"]["fields"]
+    for limit in ("0", "201"):
+        answer = await client.get(EVENTS, params={**march, "limit": limit}, headers=alice.headers)
+        assert (answer.status_code, code(answer)) == (422, "validation_error")
+    expand = {**march, "expand": "true", "limit": "1"}
+    plain_cursor = (
+        await client.get(EVENTS, params={**march, "limit": "1"}, headers=alice.headers)
+    ).json()["next_cursor"]
+    expand_cursor = (await client.get(EVENTS, params=expand, headers=alice.headers)).json()[
+        "next_cursor"
+    ]
+    assert plain_cursor and expand_cursor
+    april = {"start": "2026-03-02T00:00:00Z", "end": "2026-05-01T00:00:00Z"}
+    for params in (
+        {**expand, "cursor": plain_cursor},  # a plain listing's cursor
+        {**march, "limit": "1", "cursor": expand_cursor},  # an expanded listing's
+        {**expand, **april, "cursor": expand_cursor},  # another window's
+        {**march, "limit": "1", "q": "x", "cursor": plain_cursor},  # another filter's
+    ):
+        answer = await client.get(EVENTS, params=params, headers=alice.headers)
+        assert (answer.status_code, code(answer)) == (422, "validation_error"), params
+        assert "cursor" in answer.json()["error"]["details"]["fields"]
+    mallory = await register(client)
+    stolen = await client.get(
+        EVENTS, params={**expand, "cursor": expand_cursor}, headers=mallory.headers
+    )
+    assert stolen.status_code == 422  # a cursor is bound to its caller too
+
+
+async def test_expanded_pages_walk_a_ten_year_window(client: httpx.AsyncClient) -> None:
+    """An open-ended daily series that began five years before pages through a ten-year
+    window (3,650 occurrences) without gap or repeat; another user sees none of it."""
+    alice, bob = await register(client), await register(client)
+    daily = await create_event(
+        client,
+        alice,
+        start_time="2021-01-04T09:00:00Z",
+        end_time="2021-01-04T09:30:00Z",
+        timezone="UTC",
+        recurrence=["RRULE:FREQ=DAILY"],
+    )
+    window = {"start": "2026-01-01T00:00:00Z", "end": "2035-12-30T00:00:00Z", "expand": "true"}
+    starts, cursor = [], None
+    while True:
+        params = {**window, "limit": "200", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        starts += [o["occurrence_start"] for o in body["items"]]
+        assert {o["id"] for o in body["items"]} == {daily["id"]}
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    first = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    assert starts == [_z(first + timedelta(days=n)) for n in range(len(starts))]
+    assert starts[-1] == "2035-12-29T09:00:00Z"
+    assert (await client.get(EVENTS, params=window, headers=bob.headers)).json()["items"] == []
+
+
+async def test_conflicts_cover_the_whole_series_and_the_horizon(client: httpx.AsyncClient) -> None:
+    """on_conflict=reject compares a bounded series whole (its fifth yearly occurrence, past
+    the horizon, clashes) and one without end only up to CONFLICT_HORIZON (730 days) past now."""
+    alice = await register(client)
+    now = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    later = now + timedelta(days=2 * 365 + 30)  # past the horizon, within a bounded series
+    target = await create_event(
+        client,
+        alice,
+        title="far away",
+        start_time=_z(later + timedelta(hours=9)),
+        end_time=_z(later + timedelta(hours=10)),
+        timezone="UTC",
+    )
+    begun = later - timedelta(days=4 * 365)  # 700 days ago: its fifth occurrence meets the target
+    yearly = event_doc(
+        start_time=_z(begun + timedelta(hours=9, minutes=30)),
+        end_time=_z(begun + timedelta(hours=9, minutes=45)),
+        timezone="UTC",
+    )
+    # Every 365 days, so that leap years do not move it off the target's day.
+    bounded = {**yearly, "recurrence": ["RRULE:FREQ=DAILY;INTERVAL=365;COUNT=5"]}
+    clash = await client.post(f"{EVENTS}?on_conflict=reject", json=bounded, headers=alice.headers)
+    assert (clash.status_code, code(clash)) == (409, "schedule_conflict")
+    assert [c["event_id"] for c in clash.json()["error"]["details"]["conflicts"]] == [target["id"]]
+    endless = {**yearly, "recurrence": ["RRULE:FREQ=DAILY;INTERVAL=365"]}
+    fine = await client.post(f"{EVENTS}?on_conflict=reject", json=endless, headers=alice.headers)
+    assert fine.status_code == 201, fine.text
+    conflicts = await client.get(
+        f"{EVENTS}/conflicts",
+        params={"start": _z(later), "end": _z(later + timedelta(days=1))},
+        headers=alice.headers,
+    )
+    assert [(p["a"]["event_id"], p["b"]["event_id"]) for p in conflicts.json()["items"]] == [
+        (target["id"], fine.json()["id"])
+    ]
+
+
+async def test_conflicts_in_a_window_too_full_to_answer(client: httpx.AsyncClient) -> None:
+    """/events/conflicts answers in one piece, so past 10,000 occurrences in the window it
+    asks for a narrower one (422), while the expanded listing of that window still pages."""
+    alice = await register(client)
+    await create_event(
+        client,
+        alice,
+        start_time="2026-01-01T00:00:00Z",
+        end_time="2026-01-01T00:30:00Z",
+        timezone="UTC",
+        recurrence=["RRULE:FREQ=HOURLY"],
+    )
+    window = {"start": "2026-01-01T00:00:00Z", "end": "2027-06-01T00:00:00Z"}
+    full = await client.get(f"{EVENTS}/conflicts", params=window, headers=alice.headers)
+    assert (full.status_code, code(full)) == (422, "validation_error")
+    page = await client.get(
+        EVENTS, params={**window, "expand": "true", "limit": "200"}, headers=alice.headers
+    )
+    assert page.status_code == 200 and len(page.json()["items"]) == 200
+
+
+async def test_expanded_pages_before_1970(client: httpx.AsyncClient) -> None:
+    """Occurrences before 1970 (negative timestamps) page like any others."""
+    alice = await register(client)
+    weekly = await create_event(
+        client,
+        alice,
+        start_time="1969-12-01T09:00:00Z",
+        end_time="1969-12-01T10:00:00Z",
+        timezone="UTC",
+        recurrence=["RRULE:FREQ=WEEKLY;COUNT=8"],
+    )
+    window = {"start": "1969-11-01T00:00:00Z", "end": "1970-02-01T00:00:00Z", "expand": "true"}
+    starts, cursor = [], None
+    while True:
+        params = {**window, "limit": "3", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        starts += [(o["id"], o["occurrence_start"]) for o in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    first = datetime(1969, 12, 1, 9, tzinfo=UTC)
+    assert starts == [(weekly["id"], _z(first + timedelta(weeks=n))) for n in range(8)]
