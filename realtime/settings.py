@@ -63,6 +63,9 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     # When set, GET /metrics wants `Authorization: Bearer <token>`.
     metrics_token: str = ""
+    # How long /sync remembers changes and deletions (seconds): a client away
+    # longer starts again with a full listing. A month covers holidays.
+    sync_retention: int = 30 * 24 * 3600
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -97,10 +100,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_rate_per_user=_rate(env, "API_RATE_PER_USER", Settings.api_rate_per_user),
         forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or Settings.forwarded_allow_ips,
         metrics_token=env.get("METRICS_TOKEN", ""),
+        sync_retention=_int(env, "SYNC_RETENTION", Settings.sync_retention),
         host=env.get("HOST") or Settings.host,
         port=_int(env, "PORT", Settings.port),
         log_level=env.get("LOG_LEVEL", Settings.log_level),
     )
+    if settings.sync_retention < 1:
+        raise SettingsError("SYNC_RETENTION must be a positive number of seconds")
     secret = settings.secret_key or _embedded_secret(database_url)
     if len(secret.encode()) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 bytes")

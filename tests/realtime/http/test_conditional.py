@@ -13,7 +13,7 @@ PATCH = {"Content-Type": "application/json-patch+json"}
 
 
 async def test_event_answers_304_until_its_version_changes(client: httpx.AsyncClient) -> None:
-    """GET /events/{id} answers 304 for its current version, strong or weak, and 200 after an edit."""
+    """GET /events/{id} answers 304 for its current version (strong or weak), 200 after an edit."""
     alice = await register(client)
     event = await create_event(client, alice)
     url = f"/api/v1/events/{event['id']}"
@@ -71,7 +71,7 @@ async def test_an_if_none_match_that_is_no_etag_is_a_validation_error(
     """An If-None-Match that is not a list of entity tags is 422 validation_error, naming it."""
     alice = await register(client)
     await create_event(client, alice)
-    for bad in ("1", '"1', 'W/1', '"a"b"', '"1",'):
+    for bad in ("1", '"1', "W/1", '"a"b"', '"1",'):
         response = await client.get(path, headers={**alice.headers, "If-None-Match": bad})
         assert response.status_code == 422, (path, bad)
         error = response.json()["error"]
