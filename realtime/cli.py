@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     if args.command == "audit":
-        return asyncio.run(audit_command(settings, args.audit_command, args.since))
+        return asyncio.run(
+            audit_command(settings, args.audit_command, getattr(args, "since", None))
+        )
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("tandem: the database schema is up to date")

@@ -64,7 +64,7 @@ async def test_listing_has_a_weak_etag_that_changes_with_the_page(
     assert changed.status_code == 200 and changed.headers["etag"] != etag
 
 
-@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/1"])
+@pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/events/1", "/api/v1/sync"])
 async def test_an_if_none_match_that_is_no_etag_is_a_validation_error(
     client: httpx.AsyncClient, path: str
 ) -> None:
