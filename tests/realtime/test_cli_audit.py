@@ -39,56 +39,17 @@ async def run_sql(database_url: str, statement: str) -> None:
         await database.close()
 
 
-async def test_verify_passes_then_names_the_record_altered_by_hand(
+async def test_verify_and_export_on_a_real_trail(
     server: RunningServer, database_url: str, tmp_path: Path
 ) -> None:
-    """verify exits 0 on an intact trail, and 1 naming the first record altered by hand."""
-    await make_a_trail(server)
-    env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
-    intact = tandem("audit", "verify", env=env, cwd=tmp_path)
-    assert intact.returncode == 0, intact.stderr
-    exported = tandem("audit", "export", env=env, cwd=tmp_path)
-    records = [json.loads(line) for line in exported.stdout.splitlines()]
-    update = next(r for r in records if r["action"] == "event_update")
-    later = next(r for r in records if r["action"] == "event_delete")
-    # The altered record is named, not the (still intact) one after it in the chain.
-    await run_sql(
-        database_url, f"UPDATE audit_records SET ip = '10.6.6.6' WHERE seq = {update['seq']}"
-    )
-    broken = tandem("audit", "verify", env=env, cwd=tmp_path)
-    assert broken.returncode == 1
-    assert f"record {update['seq']} " in broken.stderr
-    assert f"record {later['seq']} " not in broken.stderr
-    assert "event:" in broken.stderr
-
-
-async def test_verify_notices_a_missing_last_record(
-    server: RunningServer, database_url: str, tmp_path: Path
-) -> None:
-    """Deleting a chain's newest record is caught: the chain's head no longer matches."""
-    await make_a_trail(server)
-    env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
-    await run_sql(
-        database_url,
-        "DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records "
-        "WHERE chain LIKE 'user:%')",
-    )
-    result = tandem("audit", "verify", env=env, cwd=tmp_path)
-    assert result.returncode == 1
-    assert "chain user:" in result.stderr and "missing" in result.stderr
-
-
-async def test_export_writes_json_lines_since_a_time(
-    server: RunningServer, database_url: str, tmp_path: Path
-) -> None:
-    """export writes every record as one JSON line, oldest first; --since filters by time."""
+    """export writes JSON lines (--since filters); verify exits 0 on an intact trail, then 1
+    naming the first record altered by hand, and a chain whose newest record was deleted."""
     await make_a_trail(server)
     env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
     everything = tandem("audit", "export", env=env, cwd=tmp_path)
     assert everything.returncode == 0, everything.stderr
     records = [json.loads(line) for line in everything.stdout.splitlines()]
-    actions = [r["action"] for r in records]
-    assert actions == [
+    assert [r["action"] for r in records] == [
         "register",
         "register",
         "event_create",
@@ -98,10 +59,34 @@ async def test_export_writes_json_lines_since_a_time(
         "login_failed",
     ]
     assert records[-1]["actor"] is None
-    middle = records[3]["at"]
-    since = tandem("audit", "export", "--since", middle, env=env, cwd=tmp_path)
+    since = tandem("audit", "export", "--since", records[3]["at"], env=env, cwd=tmp_path)
     assert [json.loads(line)["seq"] for line in since.stdout.splitlines()] == [
         r["seq"] for r in records[3:]
     ]
     bad = tandem("audit", "export", "--since", "yesterday", env=env, cwd=tmp_path)
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+    intact = tandem("audit", "verify", env=env, cwd=tmp_path)
+    assert intact.returncode == 0, intact.stderr
+    update, later = records[4], records[5]
+    # The altered record is named, not the (still intact) one after it in the chain.
+    await run_sql(
+        database_url, f"UPDATE audit_records SET ip = '10.6.6.6' WHERE seq = {update['seq']}"
+    )
+    broken = tandem("audit", "verify", env=env, cwd=tmp_path)
+    assert broken.returncode == 1
+    assert f"record {update['seq']} of chain event:" in broken.stderr
+    assert f"record {later['seq']} " not in broken.stderr
+
+    await run_sql(
+        database_url, f"UPDATE audit_records SET ip = '127.0.0.1' WHERE seq = {update['seq']}"
+    )
+    assert tandem("audit", "verify", env=env, cwd=tmp_path).returncode == 0
+    await run_sql(
+        database_url,
+        "DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records "
+        "WHERE chain LIKE 'user:%')",
+    )
+    truncated = tandem("audit", "verify", env=env, cwd=tmp_path)
+    assert truncated.returncode == 1
+    assert "chain user:" in truncated.stderr and "missing" in truncated.stderr
