@@ -99,21 +99,7 @@ _INSERT = audit_records.insert()
 
 async def insert(conn: AsyncConnection, chain: str, item: Entry, hash_: str) -> None:
     """Store a record whose hash the caller computed against the chain's head it holds."""
-    await conn.execute(
-        _INSERT,
-        {
-            "chain": chain,
-            "at": item.at,
-            "actor_id": item.actor_id,
-            "action": item.action,
-            "event_id": item.event_id,
-            "target_user_id": item.target_user_id,
-            "version": item.version,
-            "ip": item.ip,
-            "request_id": item.request_id,
-            "hash": hash_,
-        },
-    )
+    await conn.execute(_INSERT, {"chain": chain, "hash": hash_, **vars(item)})
 
 
 async def append_to_event(

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit import Entry, chain_hash, event_chain
 from storage.errors import TandemError, not_found
-from storage.tables import audit_heads, audit_records, events, permissions, users
+from storage.permissions import role_of
+from storage.tables import audit_heads, audit_records, events, users
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,7 @@ async def require_audit_access(conn: AsyncConnection, event_id: int, user_id: in
     not_found for anyone else who cannot see the event (existence is not leaked);
     forbidden for someone who can see it without owning it.
     """
-    role = (
-        await conn.execute(
-            sa.select(permissions.c.role).where(
-                permissions.c.event_id == event_id, permissions.c.user_id == user_id
-            )
-        )
-    ).scalar()
+    role = await role_of(conn, event_id, user_id)
     if role == "owner":
         return
     if role is not None:

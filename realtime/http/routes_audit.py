@@ -9,34 +9,26 @@ from starlette.routing import Route
 from realtime.http import wire_models
 from realtime.http.bodies import api_response
 from realtime.http.openapi import LIMIT, Operation, Param, describe
-from realtime.http.params import query_int
+from realtime.http.params import cursor_text, query_cursor_version, query_int
 from realtime.services import authenticate, resources
 from realtime.wire import audit_record_json
 from storage import audit_trail
 from storage.audit_trail import AuditRecord
-from storage.errors import validation_error
 
 CURSOR = Param("cursor", wire_models.AuditCursor)
-# seq is a 64-bit column; a longer cursor is no cursor of ours.
-_MAX_CURSOR_DIGITS = 18
+# seq is a 64-bit column.
+MAX_SEQ = 2**63 - 1
 
 
 def _page(request: Request, records: list[AuditRecord], cursor: int | None) -> Response:
     items = [audit_record_json(record) for record in records]
-    return api_response(request, {"items": items, "next_cursor": _cursor_text(cursor)})
+    return api_response(request, {"items": items, "next_cursor": cursor_text(cursor)})
 
 
-def _cursor_text(cursor: int | None) -> str | None:
-    return None if cursor is None else str(cursor)
-
-
-def _after(request: Request) -> int:
-    raw = request.query_params.get("cursor")
-    if not raw:
-        return 0
-    if not raw.isdigit() or len(raw) > _MAX_CURSOR_DIGITS:
-        raise validation_error({"cursor": "is not a cursor this listing gave out"})
-    return int(raw)
+def _paging(request: Request) -> tuple[int, int]:
+    """(the seq to list after, the page size)."""
+    after = query_cursor_version(request, MAX_SEQ) or 0
+    return after, query_int(request, "limit", 50, 1, 200)
 
 
 @describe(
@@ -51,7 +43,7 @@ def _after(request: Request) -> int:
 async def event_audit(request: Request) -> Response:
     principal = await authenticate(request)
     event_id = request.path_params["event_id"]
-    after, limit = _after(request), query_int(request, "limit", 50, 1, 200)
+    after, limit = _paging(request)
     async with resources(request).database.read() as conn:
         await audit_trail.require_audit_access(conn, event_id, principal.user.id)
         records, cursor = await audit_trail.event_trail(conn, event_id, after, limit)
@@ -68,7 +60,7 @@ async def event_audit(request: Request) -> Response:
 )
 async def my_audit(request: Request) -> Response:
     principal = await authenticate(request)
-    after, limit = _after(request), query_int(request, "limit", 50, 1, 200)
+    after, limit = _paging(request)
     async with resources(request).database.read() as conn:
         records, cursor = await audit_trail.user_trail(conn, principal.user.id, after, limit)
     return _page(request, records, cursor)

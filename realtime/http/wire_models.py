@@ -389,7 +389,7 @@ SyncPageSize = Annotated[
     int, Meta(ge=1, le=1000, description="at most this many items (default 500)")
 ]
 AuditCursor = Annotated[
-    str, Meta(pattern="^[0-9]{1,18}$", description="next_cursor of the last page")
+    str, Meta(pattern="^[0-9]{1,19}$", description="next_cursor of the last page")
 ]
 ConflictPolicy = Literal["reject", "allow"]
 ETag = Annotated[str, Meta(description='"<version>" from an ETag, or *', examples=['"3"'])]

@@ -171,7 +171,7 @@ async def test_my_audit_holds_my_account_and_my_actions_only(client: httpx.Async
     assert_chained(account)
     bobs = await trail(client, "/api/v1/audit", bob.headers)
     assert [r["action"] for r in bobs] == ["register", "event_create", "share"]
-    for cursor in ("x", "-1", "1" * 19):
+    for cursor in ("x", "-1", "9" * 19, "1" * 20):
         bad = await client.get("/api/v1/audit", params={"cursor": cursor}, headers=bob.headers)
         assert bad.status_code == 422
         assert "cursor" in bad.json()["error"]["details"]["fields"]
