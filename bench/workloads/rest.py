@@ -3,7 +3,8 @@
 The events are loaded through the batch API; a few are patched once so that a diff
 between versions 1 and 2 exists. Then each operation runs alone for a fixed time
 with `concurrency` requests in flight (spread over the servers): create, get,
-list one month (plain, and expanded into occurrences), diff.
+list one month (plain, and expanded into occurrences), diff. Last, the user's
+first sync and an incremental sync after `SYNC_CHANGES` changes (workloads/sync.py).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import httpx
 from bench.api import create_events, documents, http_client, register
 from bench.servers import Deployment
 from bench.stats import Latency
-from bench.workloads import CpuMeter, CpuUse, progress
+from bench.workloads import CpuMeter, CpuUse, progress, sync
 
 MONTH = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z", "limit": "200"}
 PATCHED = 64  # events given a second version, for the diff
+SYNC_CHANGES = 1_000  # changes between the first and the incremental sync
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class RestResult:
     events: int
     concurrency: int
     operations: list[Operation]
+    sync: sync.SyncResult
 
 
 async def run(
@@ -85,7 +88,9 @@ async def run(
             operations.append(
                 await _measure(deployment, clients, name, request, seconds, concurrency)
             )
-    return RestResult(events, concurrency, operations)
+        progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
+        synced = await sync.run(clients[0], user, ids, SYNC_CHANGES)
+    return RestResult(events, concurrency, operations, synced)
 
 
 async def _measure(
