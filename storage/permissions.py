@@ -67,13 +67,7 @@ async def grant(
 async def _set_role(
     conn: AsyncConnection, event_id: int, user_id: int, role: str, granted_by: int, now: datetime
 ) -> str | None:
-    previous = (
-        await conn.execute(
-            sa.select(permissions.c.role).where(
-                permissions.c.event_id == event_id, permissions.c.user_id == user_id
-            )
-        )
-    ).scalar()
+    previous = await role_of(conn, event_id, user_id)
     if previous == "owner":
         raise TandemError(
             ErrorCode.FORBIDDEN, "the owner's role changes only by transferring ownership"
@@ -120,13 +114,7 @@ async def revoke(
     conn: AsyncConnection, event_id: int, user_id: int, revoked_by: int, now: datetime
 ) -> str:
     """Remove a user's access; the role they had. The owner cannot be removed."""
-    role = (
-        await conn.execute(
-            sa.select(permissions.c.role).where(
-                permissions.c.event_id == event_id, permissions.c.user_id == user_id
-            )
-        )
-    ).scalar()
+    role = await role_of(conn, event_id, user_id)
     if role is None:
         raise not_found(f"user {user_id} has no access to event {event_id}")
     if role == "owner":
