@@ -54,7 +54,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_records_chain_seq", "audit_records", ["chain", "seq"])
     op.create_index("ix_audit_records_actor_id_seq", "audit_records", ["actor_id", "seq"])
-    op.create_index("ix_audit_records_event_id_seq", "audit_records", ["event_id", "seq"])
     op.create_table(
         "audit_heads",
         sa.Column("chain", sa.String(40), nullable=False),
