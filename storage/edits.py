@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage import audit, sync_log
+from storage import audit
 from storage.changes import Change, patch_for
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.errors import ErrorCode, TandemError, not_found
@@ -99,7 +99,6 @@ async def create_event(
     )
     created = audit.entry("event_create", now, owner_id, event_id=event.id, version=1)
     await audit.append_to_event(conn, created, previous="")
-    await sync_log.touch(conn, event.id, now, [owner_id])
     return event
 
 
@@ -204,7 +203,7 @@ async def apply_edit(
     audit_hash = audit.chain_hash(row.audit_hash, updated)
     edited = await _write_version(conn, current, record, audit_hash)
     await audit.insert(conn, audit.event_chain(event_id), updated, audit_hash)
-    await sync_log.touch(conn, event_id, now)
+    # The version row's insert logged the sync change (the trigger of migration 0004).
     return EditResult(edited, role, record)
 
 

@@ -1,11 +1,13 @@
 """The per-user change log behind GET /sync: written with every change, read by position.
 
-Writers call `touch` in the transaction of any change that alters what a user
-sees of an event: its document or owner, the user's role, its access, its
-existence. A row says only "event X may look different to user U"; the reader
-answers each with the event as it is at read time (or `removed`), so rows need
-no order among themselves within a page, and a row of a deleted event or of a
-revoked user is the tombstone.
+Every change that alters what a user sees of an event (its document or owner,
+the user's role, its access, its existence) logs a row here in its own
+transaction: creates and edits through the trigger on event_versions (migration
+0004: the hottest path pays no extra round trip), shares, role changes,
+transfers, revocations and deletions through `touch`. A row says only "event X
+may look different to user U"; the reader answers each with the event as it is
+at read time (or `removed`), so rows need no order among themselves within a
+page, and a row of a deleted event or of a revoked user is the tombstone.
 
 Why a cursor (a position in this log) never skips a change
 -----------------------------------------------------------
@@ -14,12 +16,13 @@ row with a lower position became visible after a row with a higher one, which
 a plain sequence allows on PostgreSQL: transaction A takes position 7, B takes
 8, B commits, a reader sees 8 and keeps it, then A commits 7 behind it.
 
-- PostgreSQL: every writer takes, for each user it writes a row for, a shared
-  transaction-level advisory lock on that user before the row (and so its
-  position) is made; the reader takes the same lock exclusively before it reads
-  the log. The exclusive lock is granted only when every writer that might hold
-  an unread position for that user has committed or rolled back, and until the
-  reader's transaction ends no new writer can take a position for that user.
+- PostgreSQL: every writer (`touch` and the trigger alike) takes, for each user
+  it writes a row for, a shared transaction-level advisory lock on that user
+  before the row (and so its position) is made; the reader takes the same lock
+  exclusively before it reads the log. The exclusive lock is granted only when
+  every writer that might hold an unread position for that user has committed
+  or rolled back, and until the reader's transaction ends no new writer can take
+  a position for that user.
   Positions handed out later are larger than every one handed out before, so
   when the reader's next statement reads the log, every position below the
   highest it sees is already committed. Writers share the lock, so they never
@@ -46,7 +49,8 @@ from storage.records import EventRecord, event_record
 from storage.tables import events, permissions, sync_changes
 
 # The first key of the two-key advisory locks, so they cannot collide with
-# another application's locks on the same database (ASCII "sync").
+# another application's locks on the same database (ASCII "sync"; the trigger of
+# migration 0004 spells it 1937337955).
 _LOCK_SPACE = 0x73796E63
 
 

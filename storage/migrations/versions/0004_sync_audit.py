@@ -19,6 +19,33 @@ timestamp = sa.DateTime(timezone=True)
 # BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
 big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+# Every version row (a create or any edit) logs a sync change for everyone with
+# access, in the statement that inserts it: the hottest write path pays no round
+# trip for it. On PostgreSQL the shared advisory locks come first, before any
+# position is drawn (storage/sync_log.py says why). 1937337955 is its _LOCK_SPACE.
+_PG_LOG_VERSION = """
+CREATE FUNCTION tandem_log_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(1937337955, user_id)
+        FROM permissions WHERE event_id = NEW.event_id;
+    INSERT INTO sync_changes (user_id, event_id, at)
+        SELECT user_id, NEW.event_id, NEW.at FROM permissions WHERE event_id = NEW.event_id;
+    RETURN NULL;
+END
+$$
+"""
+_PG_TRIGGER = (
+    "CREATE TRIGGER event_versions_log_sync AFTER INSERT ON event_versions "
+    "FOR EACH ROW EXECUTE FUNCTION tandem_log_version()"
+)
+_SQLITE_TRIGGER = """
+CREATE TRIGGER event_versions_log_sync AFTER INSERT ON event_versions
+BEGIN
+    INSERT INTO sync_changes (user_id, event_id, at)
+        SELECT user_id, NEW.event_id, NEW.at FROM permissions WHERE event_id = NEW.event_id;
+END
+"""
+
 
 def upgrade() -> None:
     op.create_table(
@@ -60,6 +87,11 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("chain", name="pk_audit_heads"),
     )
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(_PG_LOG_VERSION)
+        op.execute(_PG_TRIGGER)
+    else:
+        op.execute(_SQLITE_TRIGGER)
     # A plain ADD COLUMN (SQLite takes one with a constant default): a batch copy of
     # `events` would drop the old table, and its cascades would empty the versions.
     op.add_column(
@@ -68,6 +100,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(
+        "DROP TRIGGER event_versions_log_sync"
+        + (" ON event_versions" if op.get_context().dialect.name == "postgresql" else "")
+    )
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION tandem_log_version()")
     op.drop_column("events", "audit_hash")
     op.drop_table("audit_heads")
     op.drop_table("audit_records")
