@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from realtime import codec
 from realtime.settings import Settings
 from realtime.wire import audit_record_json
 from storage import audit_trail
+from storage.audit_trail import Mismatch
 from storage.database import Database
 from storage.document import parse_time
 
@@ -26,7 +25,7 @@ async def audit_command(settings: Settings, command: str, since_text: str | None
     try:
         async with database.read() as conn:
             if command == "verify":
-                return await _verify(conn)
+                return _report(await audit_trail.verify(conn))
             async for record in audit_trail.every_record(conn, since):
                 sys.stdout.write(codec.encode_json(audit_record_json(record)).decode() + "\n")
             return 0
@@ -34,8 +33,8 @@ async def audit_command(settings: Settings, command: str, since_text: str | None
         await database.close()
 
 
-async def _verify(conn: AsyncConnection) -> int:
-    mismatch = await audit_trail.verify(conn)
+def _report(mismatch: Mismatch | None) -> int:
+    """Say what verify found; the exit status."""
     if mismatch is None:
         print("tandem: every audit chain verifies")
         return 0
