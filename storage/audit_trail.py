@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit import Entry, chain_hash, event_chain
-from storage.errors import TandemError, not_found
+from storage.errors import ErrorCode, TandemError, not_found
 from storage.permissions import role_of
 from storage.tables import audit_heads, audit_records, events, users
 
@@ -78,7 +78,7 @@ async def require_audit_access(conn: AsyncConnection, event_id: int, user_id: in
     if role == "owner":
         return
     if role is not None:
-        raise TandemError("forbidden", "only the owner can read an event's audit trail")
+        raise TandemError(ErrorCode.FORBIDDEN, "only the owner can read an event's audit trail")
     exists = sa.select(events.c.id).where(events.c.id == event_id)
     if (await conn.execute(exists)).first() is None:
         deleted_by = sa.select(audit_records.c.actor_id).where(

@@ -14,6 +14,7 @@ from realtime.services import authenticate, resources
 from realtime.wire import audit_record_json
 from storage import audit_trail
 from storage.audit_trail import AuditRecord
+from storage.errors import ErrorCode
 
 CURSOR = Param("cursor", wire_models.AuditCursor)
 # seq is a 64-bit column.
@@ -37,7 +38,7 @@ def _paging(request: Request) -> tuple[int, int]:
         tag="audit",
         query=(LIMIT, CURSOR),
         responses={200: wire_models.AuditPage},
-        errors=("not_found", "forbidden"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
 async def event_audit(request: Request) -> Response:

@@ -10,6 +10,7 @@ from realtime.http import conditional, wire_models
 from realtime.http.openapi import IF_NONE_MATCH, Operation, Param, describe
 from realtime.http.params import query_int
 from realtime.services import authenticate, resources
+from storage.errors import ErrorCode
 
 MAX_SYNC_PAGE = 1000
 DEFAULT_SYNC_PAGE = 500
@@ -25,7 +26,7 @@ DEFAULT_SYNC_PAGE = 500
         ),
         headers=(IF_NONE_MATCH,),
         responses={200: wire_models.SyncPage, 304: None},
-        errors=("cursor_expired",),
+        errors=(ErrorCode.CURSOR_EXPIRED,),
         etag=True,
     )
 )

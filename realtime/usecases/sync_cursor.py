@@ -19,7 +19,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 _FORMAT = "s1"
 _SIGNATURE_BYTES = 16
@@ -73,7 +73,7 @@ class CursorCodec:
 
 def expired() -> TandemError:
     return TandemError(
-        "cursor_expired",
+        ErrorCode.CURSOR_EXPIRED,
         "this sync cursor is too old or was not issued to you: sync again without a cursor",
     )
 
