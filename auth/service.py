@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from auth.passwords import Passwords
 from auth.rules import registration_problems
 from auth.tokens import TokenClaims, TokenCodec, new_id
+from storage import audit
 from storage import sessions as session_store
 from storage import users as user_store
 from storage.database import AsyncConnection, Database
@@ -61,6 +62,7 @@ class AuthService:
         password_hash = await self._passwords.hash(password)
         async with self._db.write() as conn:
             user = await user_store.create_user(conn, username, email, password_hash, _now())
+            await _record(conn, "register", user.id)
             return await self._open_session(conn, user)
 
     async def login(self, login: object, password: object) -> TokenGrant:
@@ -78,8 +80,11 @@ class AuthService:
         # timing are the same as for a wrong password.
         ok = await self._passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None:
+            async with self._db.write() as conn:
+                await _record(conn, "login_failed", user.id if user else None)
             raise TandemError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
         async with self._db.write() as conn:
+            await _record(conn, "login", user.id)
             if self._passwords.needs_rehash(user.password_hash):
                 new_hash = await self._passwords.hash(password)
                 await user_store.set_password_hash(conn, user.id, new_hash)
@@ -105,6 +110,7 @@ class AuthService:
                 # An already-used refresh token: someone holds a copy. Revoke the
                 # whole family so that neither the thief nor the owner goes on.
                 await session_store.revoke_session(conn, session.id, "reuse", _now())
+                await _record(conn, "refresh_reuse", user.id)
         if not rotated:
             log.warning("refresh token reuse: login session %s revoked", session.id)
             await self._on_session_revoked(session.id)
@@ -129,6 +135,7 @@ class AuthService:
         async with self._db.write() as conn:
             for session_id in revoked:
                 await session_store.revoke_session(conn, session_id, "logout", _now())
+            await _record(conn, "logout", principal.user.id)
         for session_id in revoked:
             await self._on_session_revoked(session_id)
 
@@ -169,3 +176,8 @@ class AuthService:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def _record(conn: AsyncConnection, action: str, user_id: int | None) -> None:
+    """An account's audit record; `user_id` None for a failed login on an unknown name."""
+    await audit.append_to_account(conn, audit.entry(action, _now(), user_id), user_id)

@@ -10,6 +10,7 @@ from bench.runner import ModeResults, Run
 from bench.stats import Latency
 from bench.workloads.edits import EditsResult
 from bench.workloads.rest import Operation
+from bench.workloads.sync import SyncResult, SyncTiming
 
 # What people concluded from the figures and profiles; kept by hand, shown as it is.
 READING = Path(__file__).resolve().parent / "READING.md"
@@ -110,6 +111,10 @@ def _summary(run: Run) -> list[str]:
     for name in dict.fromkeys(operations):
         rows.append((f"R1 {name}: req/s (÷ get), p50 / p99 ms", _r1(name)))
         rows.append((f"R1 {name}, one at a time: p50 ms (÷ get)", _r1_alone(name)))
+    rows += [
+        ("R1 first sync, pages of 500: total s", _sync(lambda s: s.first)),
+        ("R1 incremental sync after 1,000 changes: total s", _sync(lambda s: s.incremental)),
+    ]
     header = "| figure | " + " | ".join(m.mode for m in run.modes) + " |"
     lines = ["## Summary", "", header, "|---|" + "---|" * len(run.modes)]
     lines += [f"| {label} | " + " | ".join(get(m) for m in run.modes) + " |" for label, get in rows]
@@ -117,6 +122,16 @@ def _summary(run: Run) -> list[str]:
         measured = "; ".join(f"{b.name} {b.per_second:,.0f}/s" for b in run.baselines.values())
         lines += ["", f"Baselines: {measured}. Ratios (x) are to these, in both modes."]
     return [*lines, ""]
+
+
+def _sync(part: Callable[[SyncResult], SyncTiming]) -> Figure:
+    def get(mode: ModeResults) -> str:
+        if not mode.r1:
+            return "failed"
+        timing = part(mode.r1.sync)
+        return f"{timing.seconds:.2f} ({timing.items:,} items, {timing.pages} pages)"
+
+    return get
 
 
 def _rate(value: float, base: float | None) -> str:

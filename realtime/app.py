@@ -20,7 +20,15 @@ from auth.passwords import Passwords
 from auth.service import AuthService
 from auth.tokens import TokenCodec
 from realtime.broadcast import create_broadcast
-from realtime.http import docs, routes_auth, routes_events, routes_history, routes_sharing
+from realtime.http import (
+    docs,
+    routes_audit,
+    routes_auth,
+    routes_events,
+    routes_history,
+    routes_sharing,
+    routes_sync,
+)
 from realtime.http.errors import EXCEPTION_HANDLERS
 from realtime.http.middleware import RequestEnvelope
 from realtime.ops.health import health
@@ -31,6 +39,7 @@ from realtime.settings import Settings, load_settings
 from realtime.usecases.calendar import Calendar
 from realtime.usecases.notify import Channels, Notifier
 from realtime.usecases.reads import CalendarReads
+from realtime.usecases.sync import Sync
 from realtime.ws.connection import CLOSE_GOING_AWAY
 from realtime.ws.endpoint import websocket_endpoint
 from realtime.ws.rooms import Rooms
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             sockets=sockets,
             ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
             rate_limits=rate_limits,
+            sync=Sync(database, settings.secret_key, timedelta(seconds=settings.sync_retention)),
         )
         try:
             yield
@@ -91,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *routes_events.routes,
         *routes_sharing.routes,
         *routes_history.routes,
+        *routes_sync.routes,
+        *routes_audit.routes,
         WebSocketRoute("/ws", websocket_endpoint),
     ]
     routes = [

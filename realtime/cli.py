@@ -1,4 +1,4 @@
-"""The `tandem` command: `tandem serve` and `tandem migrate`."""
+"""The `tandem` command: `tandem serve`, `tandem migrate` and `tandem audit`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from realtime.audit_cli import audit_command
 from realtime.broadcast import redact_url
 from realtime.ops.logs import configure_logging
 from realtime.settings import Settings, SettingsError, load_settings
@@ -25,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port (default: $PORT or 8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    audit = commands.add_parser("audit", help="check or export the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="recompute every hash chain; exit 1 at a mismatch")
+    export = audit_commands.add_parser("export", help="write the records as JSON lines")
+    export.add_argument("--since", help="only records at or after this RFC 3339 time")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -32,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tandem: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    if args.command == "audit":
+        return asyncio.run(
+            audit_command(settings, args.audit_command, getattr(args, "since", None))
+        )
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("tandem: the database schema is up to date")

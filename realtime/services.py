@@ -16,6 +16,7 @@ from realtime.settings import Settings
 from realtime.usecases.calendar import Calendar
 from realtime.usecases.notify import Notifier
 from realtime.usecases.reads import CalendarReads
+from realtime.usecases.sync import Sync
 from realtime.ws.rooms import Rooms
 from realtime.ws.sockets import Sockets
 from storage.database import Database
@@ -36,6 +37,7 @@ class Resources:
     # Per-socket patch rate; in memory, since a socket lives in one process.
     ws_limiter: MovingWindowRateLimiter
     rate_limits: RateLimits
+    sync: Sync
 
 
 def resources(connection: HTTPConnection) -> Resources:

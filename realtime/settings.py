@@ -73,6 +73,9 @@ class Settings:
     # Days ahead that `on_conflict=reject` checks a series without end (from now, or
     # from its first occurrence when later); a bounded series is checked whole.
     conflict_horizon_days: int = 730
+    # How long /sync remembers changes and deletions (seconds): a client away
+    # longer starts again with a full listing. A month covers holidays.
+    sync_retention: int = 30 * 24 * 3600
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -109,10 +112,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         forwarded_allow_ips=env.get("FORWARDED_ALLOW_IPS") or Settings.forwarded_allow_ips,
         metrics_token=env.get("METRICS_TOKEN", ""),
         conflict_horizon_days=_days(env, "CONFLICT_HORIZON", Settings.conflict_horizon_days),
+        sync_retention=_int(env, "SYNC_RETENTION", Settings.sync_retention),
         host=env.get("HOST") or Settings.host,
         port=_int(env, "PORT", Settings.port),
         log_level=env.get("LOG_LEVEL", Settings.log_level),
     )
+    if settings.sync_retention < 1:
+        raise SettingsError("SYNC_RETENTION must be a positive number of seconds")
     secret = settings.secret_key or _embedded_secret(database_url)
     if len(secret.encode()) < 32:
         raise SettingsError("SECRET_KEY must be at least 32 bytes")

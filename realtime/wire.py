@@ -1,9 +1,10 @@
-"""How records look on the wire: events, versions, permissions."""
+"""How records look on the wire: events, versions, permissions, audit records."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from storage.audit_trail import AuditRecord
 from storage.history import AuthoredVersion
 from storage.permissions import Permission
 from storage.records import EventRecord
@@ -41,4 +42,23 @@ def permission_json(permission: Permission) -> dict[str, Any]:
         "role": permission.role,
         "granted_by": permission.granted_by,
         "granted_at": permission.granted_at,
+    }
+
+
+def audit_record_json(record: AuditRecord) -> dict[str, Any]:
+    item = record.entry
+    actor = None
+    if item.actor_id is not None:
+        actor = {"id": item.actor_id, "username": record.actor_username}
+    return {
+        "seq": record.seq,
+        "at": item.at,
+        "actor": actor,
+        "action": item.action,
+        "event_id": item.event_id,
+        "target_user_id": item.target_user_id,
+        "version": item.version,
+        "ip": item.ip,
+        "request_id": item.request_id,
+        "hash": record.hash,
     }

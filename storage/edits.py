@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import audit
 from storage.changes import Change, patch_for
 from storage.conflicts import refuse_schedule_conflicts
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
@@ -98,6 +99,8 @@ async def create_event(
         conn,
         VersionRecord(event.id, 1, owner_id, "create", None, creation_ops(document), document, now),
     )
+    created = audit.entry("event_create", now, owner_id, event_id=event.id, version=1)
+    await audit.append_to_event(conn, created, previous="")
     return event
 
 
@@ -198,15 +201,27 @@ async def apply_edit(
     record = VersionRecord(
         event_id, current.version + 1, user_id, origin, op_id, ops, document, now
     )
-    edited = await _write_version(conn, current, record)
+    # The event's audit head came with the locked row: the record is chained here and
+    # the new head rides on the row's update, at the cost of one insert.
+    updated = audit.entry("event_update", now, user_id, event_id=event_id, version=record.version)
+    audit_hash = audit.chain_hash(row.audit_hash, updated)
+    edited = await _write_version(conn, current, record, audit_hash)
+    await audit.insert(conn, audit.event_chain(event_id), updated, audit_hash)
+    # The version row's insert logged the sync change (the trigger of migration 0004).
     return EditResult(edited, role, record)
 
 
 async def _write_version(
-    conn: AsyncConnection, current: EventRecord, record: VersionRecord
+    conn: AsyncConnection, current: EventRecord, record: VersionRecord, audit_hash: str
 ) -> EventRecord:
-    """Move the event row to `record`'s version and document, and log that version."""
-    changed = {"version": record.version, "updated_at": record.at, "updated_by": record.author_id}
+    """Move the event row to `record`'s version and document (and its audit chain's head
+    to `audit_hash`), and log that version."""
+    changed = {
+        "version": record.version,
+        "updated_at": record.at,
+        "updated_by": record.author_id,
+        "audit_hash": audit_hash,
+    }
     changed.update(event_columns(record.snapshot))
     await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
     await _insert_version(conn, record)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import audit, sync_log
 from storage.errors import not_found, validation_error
 from storage.records import EventRecord, event_record, version_record
 from storage.recurrence import event_occurrences
@@ -264,5 +265,17 @@ def _fingerprint(q: EventQuery, kind: str) -> str:
     return hashlib.blake2b(repr(fields).encode(), digest_size=6).hexdigest()
 
 
-async def delete_event(conn: AsyncConnection, event_id: int) -> None:
+async def delete_event(
+    conn: AsyncConnection, event_id: int, deleted_by: int, now: datetime
+) -> None:
+    """Delete an event the caller has locked; its sync tombstones and the last record of
+    its audit chain stay behind."""
+    row = (
+        await conn.execute(
+            sa.select(events.c.version, events.c.audit_hash).where(events.c.id == event_id)
+        )
+    ).one()
+    await sync_log.touch(conn, event_id, now)
+    deleted = audit.entry("event_delete", now, deleted_by, event_id=event_id, version=row.version)
+    await audit.append_to_event(conn, deleted, previous=row.audit_hash, update_head=False)
     await conn.execute(events.delete().where(events.c.id == event_id))

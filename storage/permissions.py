@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import audit, sync_log
 from storage.errors import ErrorCode, TandemError, not_found
 from storage.roles import ROLE_RANK, check_role
 from storage.tables import events, permissions, users
@@ -53,13 +54,20 @@ async def grant(
 
     The owner's own row is never changed here: ownership moves only by transfer.
     """
-    previous = (
-        await conn.execute(
-            sa.select(permissions.c.role).where(
-                permissions.c.event_id == event_id, permissions.c.user_id == user_id
-            )
+    previous = await _set_role(conn, event_id, user_id, role, granted_by, now)
+    if previous != role:
+        action = "share" if previous is None else "role_change"
+        await audit.append_to_event(
+            conn, audit.entry(action, now, granted_by, event_id=event_id, target_user_id=user_id)
         )
-    ).scalar()
+        await sync_log.touch(conn, event_id, now, [user_id])
+    return previous
+
+
+async def _set_role(
+    conn: AsyncConnection, event_id: int, user_id: int, role: str, granted_by: int, now: datetime
+) -> str | None:
+    previous = await role_of(conn, event_id, user_id)
     if previous == "owner":
         raise TandemError(
             ErrorCode.FORBIDDEN, "the owner's role changes only by transferring ownership"
@@ -82,7 +90,7 @@ async def transfer_ownership(
     conn: AsyncConnection, event_id: int, old_owner: int, new_owner: int, now: datetime
 ) -> None:
     """Make `new_owner` the owner; the old owner stays on as an editor."""
-    await grant(conn, event_id, new_owner, "editor", old_owner, now)
+    await _set_role(conn, event_id, new_owner, "editor", old_owner, now)
     await conn.execute(
         permissions.update()
         .where(permissions.c.event_id == event_id, permissions.c.user_id == new_owner)
@@ -94,17 +102,19 @@ async def transfer_ownership(
         .values(role="editor", granted_by=new_owner, granted_at=now)
     )
     await conn.execute(events.update().where(events.c.id == event_id).values(owner_id=new_owner))
+    transfer = audit.entry(
+        "ownership_transfer", now, old_owner, event_id=event_id, target_user_id=new_owner
+    )
+    await audit.append_to_event(conn, transfer)
+    # Every member sees a new owner_id.
+    await sync_log.touch(conn, event_id, now)
 
 
-async def revoke(conn: AsyncConnection, event_id: int, user_id: int) -> str:
+async def revoke(
+    conn: AsyncConnection, event_id: int, user_id: int, revoked_by: int, now: datetime
+) -> str:
     """Remove a user's access; the role they had. The owner cannot be removed."""
-    role = (
-        await conn.execute(
-            sa.select(permissions.c.role).where(
-                permissions.c.event_id == event_id, permissions.c.user_id == user_id
-            )
-        )
-    ).scalar()
+    role = await role_of(conn, event_id, user_id)
     if role is None:
         raise not_found(f"user {user_id} has no access to event {event_id}")
     if role == "owner":
@@ -116,6 +126,10 @@ async def revoke(conn: AsyncConnection, event_id: int, user_id: int) -> str:
             permissions.c.event_id == event_id, permissions.c.user_id == user_id
         )
     )
+    await audit.append_to_event(
+        conn, audit.entry("revoke", now, revoked_by, event_id=event_id, target_user_id=user_id)
+    )
+    await sync_log.touch(conn, event_id, now, [user_id])
     return role
 
 

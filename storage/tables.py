@@ -71,6 +71,9 @@ events = sa.Table(
     # last_end first: a calendar's past grows and its future does not, so "ends
     # after the window starts" is the selective side (see storage/events.py).
     sa.Index(None, "last_end", "first_start"),
+    # The hash of the newest record in the event's audit chain: every writer of the
+    # event already holds this row locked, so appending costs no extra read.
+    sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
 )
 
 event_versions = sa.Table(
@@ -106,4 +109,55 @@ permissions = sa.Table(
     sa.Column("granted_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("granted_at", UTCDateTime, nullable=False),
     sa.Index(None, "user_id", "event_id"),
+)
+
+# BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# "Event X may look different to user U": one row per change and per user it
+# concerns, written in the change's transaction. No foreign key to events: the
+# rows of a deleted event, or of a revoked user, are the tombstones /sync reports.
+# AUTOINCREMENT on SQLite: a position is never reused, even after pruning.
+sync_changes = sa.Table(
+    "sync_changes",
+    metadata,
+    sa.Column("position", _BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index(None, "user_id", "position"),
+    sa.Index(None, "at"),
+    sqlite_autoincrement=True,
+)
+
+# The audit trail. `chain` is `event:<id>`, `user:<id>` or `anonymous`; records
+# outlive their event (no foreign key to events).
+audit_records = sa.Table(
+    "audit_records",
+    metadata,
+    sa.Column("seq", _BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("chain", sa.String(40), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor_id", sa.Integer, sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("event_id", sa.Integer, nullable=True),
+    sa.Column("target_user_id", sa.Integer, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "chain", "seq"),
+    # An event's records are found by their chain: no index of their own on event_id,
+    # one index fewer for every edit to update.
+    sa.Index(None, "actor_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+# The newest hash of each account chain (and of `anonymous`); event chains keep
+# theirs in events.audit_hash. Its row lock orders the appends to one chain.
+audit_heads = sa.Table(
+    "audit_heads",
+    metadata,
+    sa.Column("chain", sa.String(40), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
 )

@@ -6,7 +6,8 @@ a time (`ALONE` of them, for a latency undisturbed by queueing), then for a fixe
 with `concurrency` requests in flight (spread over the servers): create, get, list one
 month (plain, and expanded into occurrences), the month's conflicts, diff. Each figure
 is also read as a ratio to GET /events/{id} of the same run, which the load of a shared
-machine moves less than the absolute figures.
+machine moves less than the absolute figures. Last, the user's
+first sync and an incremental sync after `SYNC_CHANGES` changes (workloads/sync.py).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import httpx
 from bench.api import create_events, documents, http_client, register
 from bench.servers import Deployment
 from bench.stats import Latency
-from bench.workloads import CpuMeter, CpuUse, progress
+from bench.workloads import CpuMeter, CpuUse, progress, sync
 
 MONTH_WINDOW = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z"}
 MONTH = {**MONTH_WINDOW, "limit": "200"}
 PATCHED = 64  # events given a second version, for the diff
 ALONE = 40  # requests timed one at a time per operation
+SYNC_CHANGES = 1_000  # changes between the first and the incremental sync
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class RestResult:
     events: int
     concurrency: int
     operations: list[Operation]
+    sync: sync.SyncResult
 
 
 async def run(
@@ -102,7 +105,9 @@ async def run(
             operations.append(
                 await _measure(deployment, clients, name, request, seconds, concurrency)
             )
-    return RestResult(events, concurrency, operations)
+        progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
+        synced = await sync.run(clients[0], user, ids, SYNC_CHANGES)
+    return RestResult(events, concurrency, operations, synced)
 
 
 async def _measure(

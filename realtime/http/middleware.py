@@ -18,6 +18,7 @@ from realtime.http.errors import error_response
 from realtime.ops import metrics
 from realtime.ops.logs import request_id
 from realtime.ops.rate_limits import Quota
+from storage.audit import RequestOrigin, request_origin
 from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,17 @@ class RequestEnvelope:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        token = request_id.set(_request_id(scope))
+        this_request = _request_id(scope)
+        token = request_id.set(this_request)
+        client = scope.get("client")
+        origin = request_origin.set(RequestOrigin(client[0] if client else None, this_request))
         try:
             if scope["type"] == "websocket":
                 await self.app(scope, receive, send)
             else:
                 await self._http(scope, receive, send)
         finally:
+            request_origin.reset(origin)
             request_id.reset(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

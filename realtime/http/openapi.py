@@ -73,6 +73,11 @@ LIMIT = Param("limit", wire_models.PageSize)
 IF_MATCH = Param(
     "If-Match", wire_models.ETag, "refuse with 412 unless the event is at this version"
 )
+IF_NONE_MATCH = Param(
+    "If-None-Match",
+    wire_models.ETag,
+    "answer 304 Not Modified when this is still the ETag of the answer",
+)
 ON_CONFLICT = Param(
     "on_conflict",
     wire_models.ConflictPolicy,
@@ -301,7 +306,10 @@ class _SchemaTable:
         return components
 
 
-_ETAG = _header('"<version>" of the event in this answer; send it back in If-Match')
+_ETAG = _header(
+    '"<version>" of the event in this answer (send it back in If-Match or If-None-Match), '
+    "or the weak tag of a page (If-None-Match)"
+)
 _RATE_LIMIT_HEADERS = {
     "RateLimit-Limit": "requests allowed in the window",
     "RateLimit-Remaining": "requests left in the window",

@@ -77,14 +77,20 @@ def query_bool(request: Request, name: str) -> bool:
     return raw in ("true", "1")
 
 
-def query_cursor_version(request: Request) -> int | None:
-    """History cursors are the last version of the previous page."""
+def query_cursor_version(request: Request, maximum: int = MAX_ID) -> int | None:
+    """History cursors are the last version of the previous page (audit cursors the last
+    record's seq, up to `maximum`)."""
     raw = request.query_params.get("cursor")
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > MAX_ID:
+    if not raw.isdigit() or len(raw) > len(str(maximum)) or int(raw) > maximum:
         raise validation_error({"cursor": "is not a cursor this listing gave out"})
     return int(raw)
+
+
+def cursor_text(position: int | None) -> str | None:
+    """A numeric cursor as the opaque string the contract promises."""
+    return None if position is None else str(position)
 
 
 def if_match(request: Request) -> int | None:

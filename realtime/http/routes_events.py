@@ -9,9 +9,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime import codec
-from realtime.http import wire_models
+from realtime.http import conditional, wire_models
 from realtime.http.bodies import api_response, parse_body, parse_object
-from realtime.http.openapi import IF_MATCH, LIMIT, ON_CONFLICT, Operation, Param, describe
+from realtime.http.openapi import (
+    IF_MATCH,
+    IF_NONE_MATCH,
+    LIMIT,
+    ON_CONFLICT,
+    Operation,
+    Param,
+    describe,
+)
 from realtime.http.params import (
     if_match,
     on_conflict_reject,
@@ -96,7 +104,9 @@ async def create_batch(request: Request) -> Response:
             Param("cursor", str, "next_cursor of the last page"),
             Param("expand", bool, "one item per occurrence in start..end (both needed)"),
         ),
-        responses={200: wire_models.EventPage},
+        headers=(IF_NONE_MATCH,),
+        responses={200: wire_models.EventPage, 304: None},
+        etag=True,
     )
 )
 async def list_events(request: Request) -> Response:
@@ -126,7 +136,7 @@ async def list_events(request: Request) -> Response:
     else:
         page, cursor = await reads.events(query)
         items = [event_json(event, role) for event, role in page]
-    return api_response(request, {"items": items, "next_cursor": cursor})
+    return conditional.page_response(request, {"items": items, "next_cursor": cursor})
 
 
 @describe(
@@ -162,17 +172,22 @@ async def list_conflicts(request: Request) -> Response:
         summary="One event (viewer or more)",
         tag="events",
         query=(Param("as_of", wire_models.Time, "the event as it stood at this time"),),
-        responses={200: wire_models.Event},
+        headers=(IF_NONE_MATCH,),
+        responses={200: wire_models.Event, 304: None},
         errors=READ_ERRORS,
         etag=True,
     )
 )
 async def get_event(request: Request) -> Response:
     principal = await authenticate(request)
+    as_of = query_time(request, "as_of")
+    held = conditional.if_none_match(request)
     event, role = await resources(request).reads.event(
-        principal.user, request.path_params["event_id"], query_time(request, "as_of")
+        principal.user, request.path_params["event_id"], as_of
     )
-    return _event_response(request, event, role)
+    response = _event_response(request, event, role)
+    # An answer about the past is not the current version, whatever its number.
+    return conditional.answer(response, f'"{event.version}"', None if as_of else held)
 
 
 @describe(

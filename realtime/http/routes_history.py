@@ -11,16 +11,12 @@ from starlette.routing import Route
 from realtime.http import wire_models
 from realtime.http.bodies import api_response
 from realtime.http.openapi import LIMIT, Operation, Param, describe
-from realtime.http.params import query_cursor_version, query_int
+from realtime.http.params import cursor_text, query_cursor_version, query_int
 from realtime.services import authenticate, resources
 from realtime.wire import event_json, version_json
 from storage.errors import ErrorCode, validation_error
 
 CURSOR = Param("cursor", wire_models.VersionCursor)
-
-
-def _next(cursor: int | None) -> str | None:
-    return None if cursor is None else str(cursor)
 
 
 @describe(
@@ -41,7 +37,7 @@ async def list_history(request: Request) -> Response:
         after=query_cursor_version(request),
     )
     return api_response(
-        request, {"items": [version_json(v) for v in page], "next_cursor": _next(cursor)}
+        request, {"items": [version_json(v) for v in page], "next_cursor": cursor_text(cursor)}
     )
 
 
@@ -116,7 +112,7 @@ async def changelog(request: Request) -> Response:
         }
         for e in entries
     ]
-    return api_response(request, {"items": items, "next_cursor": _next(cursor)})
+    return api_response(request, {"items": items, "next_cursor": cursor_text(cursor)})
 
 
 @describe(

@@ -327,6 +327,51 @@ class Changelog(Struct):
 # --- operations -------------------------------------------------------------------
 
 
+# --- sync and audit ----------------------------------------------------------------
+
+
+class SyncedEvent(Struct, tag_field="type", tag="event"):
+    """Created, changed, newly shared or the caller's role changed: the event as it is now."""
+
+    event: Event
+
+
+class SyncRemoval(Struct, tag_field="type", tag="removed"):
+    """Deleted, or no longer visible to the caller."""
+
+    event_id: int
+    reason: Literal["deleted", "revoked"]
+
+
+class SyncPage(Struct):
+    items: list[SyncedEvent | SyncRemoval]
+    next_cursor: str
+    has_more: bool
+
+
+class AuditActor(Struct):
+    id: int
+    username: str
+
+
+class AuditRecord(Struct):
+    seq: int
+    at: Time
+    actor: AuditActor | None
+    action: str
+    event_id: int | None
+    target_user_id: int | None
+    version: int | None
+    ip: str | None
+    request_id: str | None
+    hash: str
+
+
+class AuditPage(Struct):
+    items: Annotated[list[AuditRecord], Meta(description="oldest first")]
+    next_cursor: str | None
+
+
 class Health(Struct):
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
@@ -339,6 +384,12 @@ class Health(Struct):
 PageSize = Annotated[int, Meta(ge=1, le=200, description="at most this many items (default 50)")]
 VersionCursor = Annotated[
     str, Meta(pattern=f"^(?:{at_most(MAX_ID)})$", description="next_cursor of the last page")
+]
+SyncPageSize = Annotated[
+    int, Meta(ge=1, le=1000, description="at most this many items (default 500)")
+]
+AuditCursor = Annotated[
+    str, Meta(pattern="^[0-9]{1,19}$", description="next_cursor of the last page")
 ]
 ConflictPolicy = Literal["reject", "allow"]
 ETag = Annotated[str, Meta(description='"<version>" from an ETag, or *', examples=['"3"'])]

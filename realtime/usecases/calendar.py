@@ -133,7 +133,7 @@ class Calendar:
             await edits.lock_event(conn, event_id)
             await permissions.require_role(conn, event_id, user.id, "owner")
             members = await permissions.members_of(conn, event_id)
-            await event_store.delete_event(conn, event_id)
+            await event_store.delete_event(conn, event_id, user.id, _now())
         await self._notify.access_removed(event_id, members, "deleted")
 
     async def share(self, user: User, event_id: int, grants: list[Grant]) -> list[Permission]:
@@ -141,6 +141,9 @@ class Calendar:
         now = _now()
         changed: list[tuple[int, str]] = []
         async with self._db.write() as conn:
+            # Locked first, like every writer of the event: its audit chain's head is
+            # in the row, and a concurrent delete must win or lose as a whole.
+            await edits.lock_event(conn, event_id)
             await permissions.require_role(conn, event_id, user.id, "owner")
             for grant in grants:
                 target = await _resolve_user(conn, grant)
@@ -162,6 +165,7 @@ class Calendar:
         """Change a user's role (to owner: transfer ownership); everyone with access afterwards."""
         now = _now()
         async with self._db.write() as conn:
+            await edits.lock_event(conn, event_id)
             await permissions.require_role(conn, event_id, user.id, "owner")
             target = await get_user(conn, target_id)
             if target is None:
@@ -187,10 +191,11 @@ class Calendar:
 
     async def revoke(self, user: User, event_id: int, target_id: int) -> None:
         async with self._db.write() as conn:
+            await edits.lock_event(conn, event_id)
             role = await permissions.require_role(conn, event_id, user.id, "viewer")
             if target_id != user.id and role != "owner":
                 raise TandemError(ErrorCode.FORBIDDEN, "only the owner can remove someone else")
-            await permissions.revoke(conn, event_id, target_id)
+            await permissions.revoke(conn, event_id, target_id, user.id, _now())
         await self._notify.access_removed(event_id, [target_id], "revoked")
 
     async def _edit(

@@ -66,7 +66,8 @@ async def test_w3_reads_the_memory_of_idle_connections(embedded: Deployment, use
 
 
 async def test_r1_measures_each_rest_operation(embedded: Deployment) -> None:
-    """R1: every operation answers without error, and the month listing finds events."""
+    """R1: every operation answers without error, the month listing finds events, and the
+    incremental sync holds exactly the events changed after the first."""
     result = await rest.run(embedded, events=40, seconds=0.3, concurrency=4)
     names = [op.name for op in result.operations]
     assert names == [
@@ -80,6 +81,9 @@ async def test_r1_measures_each_rest_operation(embedded: Deployment) -> None:
     for op in result.operations:
         assert op.requests > 0 and op.errors == 0, op
     assert all(op.items > 0 for op in result.operations if op.name.startswith("list"))
+    created = next(op.requests for op in result.operations if op.name == "create")
+    assert result.sync.first.items == 40 + created
+    assert result.sync.changes == 40 and result.sync.incremental.items == 40
 
 
 async def test_w1_across_two_processes(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import { LoginView } from "./login.js";
 import { EventPanel } from "./panel.js";
 import { ShareDialog } from "./share.js";
 import { EventStore } from "./store.js";
+import { SyncFeed } from "./sync.js";
 import { avatar, localZone, toWire, toast } from "./ui.js";
 import { WeekView } from "./week.js";
 
@@ -32,7 +33,7 @@ else {
 
 function startCalendar() {
   const live = new LiveClient(api);
-  const store = new EventStore(api, live);
+  const store = new EventStore(api, live, new SyncFeed(api));
   const share = new ShareDialog(store);
   const panel = new EventPanel(document.getElementById("panel"), store, {
     onShare: (eventId) => share.open(eventId),

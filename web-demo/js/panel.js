@@ -1,6 +1,7 @@
 // The side panel: one event's fields, edited live, with who else is here and
 // why an edit was refused.
 
+import { ActivityPanel } from "./activity.js";
 import { fieldControl } from "./fields.js";
 import { HistoryPanel } from "./history.js";
 import { FIELD_LABELS, avatar, colorFor, h, toWire, toast } from "./ui.js";
@@ -59,12 +60,20 @@ export class EventPanel {
         "Details",
       ),
       history: h("button", { class: "tab", onclick: () => this._showTab("history") }, "History"),
+      // The audit trail is the owner's to read.
+      activity: h(
+        "button",
+        { class: "tab", hidden: true, onclick: () => this._showTab("activity") },
+        "Activity",
+      ),
     };
     this.form = h("form", { class: "details", onsubmit: (e) => e.preventDefault() });
     this.controls = {};
     for (const name of Object.keys(FIELD_LABELS)) this.form.append(this._field(name));
     const historyRoot = h("div", { class: "history", hidden: true });
     this.history = new HistoryPanel(historyRoot, this.store);
+    this.activityRoot = h("div", { class: "history", hidden: true });
+    this.activity = new ActivityPanel(this.activityRoot, this.store);
     this.root.append(
       h(
         "header",
@@ -83,11 +92,12 @@ export class EventPanel {
           ),
         ),
         this.presence,
-        h("nav", { class: "tabs" }, this.tabs.details, this.tabs.history),
+        h("nav", { class: "tabs" }, this.tabs.details, this.tabs.history, this.tabs.activity),
       ),
       this.notice,
       this.form,
       historyRoot,
+      this.activityRoot,
     );
     this.historyRoot = historyRoot;
   }
@@ -178,6 +188,7 @@ export class EventPanel {
       if (name in FIELD_LABELS && !this._isDirty(name)) this._showValue(name);
     }
     if (!this.historyRoot.hidden) this.history.refreshSoon();
+    if (!this.activityRoot.hidden) this.activity.refreshSoon();
   }
 
   _onRefused({ changes, error }) {
@@ -216,6 +227,8 @@ export class EventPanel {
     this.roleBadge.textContent = role;
     this.roleBadge.className = `role-badge role-${role}`;
     this.deleteButton.hidden = role !== "owner";
+    this.tabs.activity.hidden = role !== "owner";
+    if (role !== "owner" && !this.activityRoot.hidden) this._showTab("details");
     if (role === "viewer") this._showNotice("View only: you are a viewer of this event.", "viewer");
     else this._hideNotice("viewer");
   }
@@ -270,7 +283,9 @@ export class EventPanel {
       button.classList.toggle("active", tab === name);
     this.form.hidden = name !== "details";
     this.historyRoot.hidden = name !== "history";
+    this.activityRoot.hidden = name !== "activity";
     if (name === "history") this.history.load(this.eventId);
+    if (name === "activity") this.activity.load(this.eventId);
   }
 
   async _delete() {

@@ -1,5 +1,6 @@
-// What the page knows: the week's occurrences, each event's latest version,
-// who is in each event's room, and the edits on their way to the server.
+// What the page knows: every event it can see at its latest version (caught up
+// through /sync, then kept live by the rooms), the week's occurrences, who is in
+// each event's room, and the edits on their way to the server.
 //
 // Events (CustomEvent detail in brackets):
 //   week     {}                                  occurrences reloaded
@@ -17,14 +18,18 @@ const LAYOUT_FIELDS = new Set(["start_time", "end_time", "recurrence", "timezone
 const WEEK_RELOAD_DELAY_MS = 80;
 
 export class EventStore extends EventTarget {
-  constructor(api, live) {
+  constructor(api, live, feed) {
     super();
     this.api = api;
     this.live = live;
+    this.feed = feed;
     this.events = new Map(); // id -> event resource at its latest known version
     this.members = new Map(); // id -> Map(session -> member)
     this.occurrences = [];
     this.window = null;
+    // The server alone expands recurrence rules: the shown week's occurrences of
+    // recurring events, fetched again only when the week or such an event changes.
+    this._expanded = null;
     this.openId = null; // the event in the side panel stays joined whatever the week
     this._outboxes = new Map();
     this._reloadTimer = null;
@@ -34,11 +39,12 @@ export class EventStore extends EventTarget {
     live.addEventListener("presence", (e) => this._onPresence(e.detail));
     live.addEventListener("access", (e) => this._onAccess(e.detail));
     live.addEventListener("removed", (e) => this._onRemoved(e.detail));
-    // After a reconnect, what happened meanwhile (new shares, new events) shows up.
+    // After a reconnect, what happened meanwhile (new shares, new events, deletions)
+    // comes from /sync: only the changes, not the whole week again.
     let connectedBefore = false;
     live.addEventListener("status", (e) => {
       if (e.detail.state !== "live") return;
-      if (connectedBefore) this.reloadWeek().catch(console.error);
+      if (connectedBefore) this.refresh().catch(console.error);
       connectedBefore = true;
     });
   }
@@ -50,12 +56,59 @@ export class EventStore extends EventTarget {
   /** Show [start, end): every occurrence in it, with their events' rooms joined. */
   async showWindow(start, end) {
     this.window = { start, end };
+    this._expanded = null;
+    await this.refresh();
+  }
+
+  /** Catch up through /sync, then lay out the week again. */
+  async refresh() {
+    const { removed } = await this.feed.catchUp();
+    for (const { event_id: eventId, reason } of removed) {
+      if (!this.events.has(eventId)) continue;
+      if (this.events.get(eventId).recurrence.length) this._expanded = null;
+      this._onRemoved({ eventId, reason: reason ?? "revoked" });
+    }
+    // The feed's copy is the truth as of its cursor; what the rooms brought since
+    // is newer and stays.
+    for (const event of this.feed.events.values()) {
+      const known = this.events.get(event.id);
+      if (known && known.version >= event.version && known.role === event.role) continue;
+      if (event.recurrence.length || known?.recurrence.length) this._expanded = null;
+      this._remember(event);
+      if (known) this._emit("event", { eventId: event.id, fields: new Set(Object.keys(event)) });
+    }
     await this.reloadWeek();
   }
 
   async reloadWeek() {
     if (!this.window) return;
     const { start, end } = this.window;
+    const recurring = [...this.events.values()].some((event) => event.recurrence.length);
+    if (recurring && !this._expanded) {
+      const expanded = await this._expandWeek(start, end);
+      if (this.window.start !== start) return; // the user moved on meanwhile
+      this._expanded = expanded;
+    }
+    const occurrences = [];
+    for (const event of this.events.values()) {
+      if (event.recurrence.length) continue;
+      const [from, to] = [new Date(event.start_time), new Date(event.end_time)];
+      if (from < end && to > start) occurrences.push({ eventId: event.id, start: from, end: to });
+    }
+    for (const item of recurring ? this._expanded : []) {
+      if (!this.events.get(item.id)?.recurrence.length) continue;
+      occurrences.push({
+        eventId: item.id,
+        start: new Date(item.occurrence_start),
+        end: new Date(item.occurrence_end),
+      });
+    }
+    this.occurrences = occurrences.sort((a, b) => a.start - b.start || a.eventId - b.eventId);
+    this._syncRooms();
+    this._emit("week", {});
+  }
+
+  async _expandWeek(start, end) {
     const found = [];
     let cursor = null;
     do {
@@ -70,32 +123,18 @@ export class EventStore extends EventTarget {
       found.push(...page.items);
       cursor = page.next_cursor;
     } while (cursor);
-    if (this.window.start !== start) return; // the user moved on meanwhile
-    for (const item of found) {
-      const { occurrence_start, occurrence_end, ...event } = item;
-      this._remember(event);
-    }
-    this.occurrences = found.map((item) => ({
-      eventId: item.id,
-      start: new Date(item.occurrence_start),
-      end: new Date(item.occurrence_end),
-    }));
-    this._syncRooms();
-    this._emit("week", {});
+    return found;
   }
 
   scheduleWeekReload() {
     clearTimeout(this._reloadTimer);
-    this._reloadTimer = setTimeout(
-      () => this.reloadWeek().catch(console.error),
-      WEEK_RELOAD_DELAY_MS,
-    );
+    this._reloadTimer = setTimeout(() => this.refresh().catch(console.error), WEEK_RELOAD_DELAY_MS);
   }
 
   async create(fields) {
     const event = await this.api.request("POST", "/events", fields);
     this._remember(event);
-    await this.reloadWeek();
+    await this.refresh();
     return event;
   }
 
@@ -194,7 +233,10 @@ export class EventStore extends EventTarget {
     this.events.set(eventId, updated);
     const fields = touchedFields(ops);
     this._emit("event", { eventId, fields, authorId, own });
-    if ([...fields].some((name) => LAYOUT_FIELDS.has(name))) this.scheduleWeekReload();
+    if ([...fields].some((name) => LAYOUT_FIELDS.has(name))) {
+      if (updated.recurrence.length || known.recurrence.length) this._expanded = null;
+      this.scheduleWeekReload();
+    }
   }
 
   _onMembers({ eventId, members }) {

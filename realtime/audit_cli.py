@@ -1,0 +1,43 @@
+"""`tandem audit verify` and `tandem audit export [--since TIME]`."""
+
+from __future__ import annotations
+
+import sys
+
+from realtime import codec
+from realtime.settings import Settings
+from realtime.wire import audit_record_json
+from storage import audit_trail
+from storage.audit_trail import Mismatch
+from storage.database import Database
+from storage.document import parse_time
+
+
+async def audit_command(settings: Settings, command: str, since_text: str | None) -> int:
+    """Run one audit subcommand; its exit status."""
+    since = None
+    if since_text is not None:
+        since = parse_time(since_text)
+        if since is None:
+            print(f"tandem: --since {since_text!r} is not an RFC 3339 time", file=sys.stderr)
+            return 2
+    database = Database(settings.database_url)
+    try:
+        async with database.read() as conn:
+            if command == "verify":
+                return _report(await audit_trail.verify(conn))
+            async for record in audit_trail.every_record(conn, since):
+                sys.stdout.write(codec.encode_json(audit_record_json(record)).decode() + "\n")
+            return 0
+    finally:
+        await database.close()
+
+
+def _report(mismatch: Mismatch | None) -> int:
+    """Say what verify found; the exit status."""
+    if mismatch is None:
+        print("tandem: every audit chain verifies")
+        return 0
+    where = f"record {mismatch.seq}" if mismatch.seq is not None else "the last record"
+    print(f"tandem: audit {where} of chain {mismatch.chain}: {mismatch.reason}", file=sys.stderr)
+    return 1
