@@ -26,6 +26,13 @@ def main() -> int:
         choices=["embedded", "distributed"],
         default=["embedded", "distributed"],
     )
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        choices=runner.WORKLOADS,
+        default=list(runner.WORKLOADS),
+        help="which workloads to run and profile (the bare-server ceiling runs for W2, W3)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the pipeline")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiling passes")
     parser.add_argument("--note", action="append", default=[], help="a line for RESULTS.md")
@@ -34,7 +41,15 @@ def main() -> int:
     scale = runner.QUICK if args.quick else runner.FULL
     command = "python -m bench " + shlex.join(sys.argv[1:])
     run = uvloop.run(
-        runner.run(scale, args.modes, POSTGRES_URL, REDIS_URL, not args.no_profile, command.strip())
+        runner.run(
+            scale,
+            args.modes,
+            args.workloads,
+            POSTGRES_URL,
+            REDIS_URL,
+            not args.no_profile,
+            command.strip(),
+        )
     )
     report.write(run, args.output, args.note)
     runner.say(f"wrote {args.output}")

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import baselines, machine, profiling, servers
+from bench import baselines, ceiling, machine, profiling, servers
 from bench.servers import Deployment
 from bench.workloads import Users, connections, edits, register_users, rest
 
@@ -46,6 +46,7 @@ class Scale:
     profile_seconds: float = 10
 
 
+WORKLOADS = ("W1", "W2", "W3", "R1")
 FULL = Scale()
 QUICK = Scale(
     w1_events=10,
@@ -73,6 +74,16 @@ class ModeResults:
 
 
 @dataclass
+class Ceiling:
+    """W2 and W3 against the bare WebSocket broadcast server (bench/ceiling.py)."""
+
+    command: str
+    w2: ceiling.FanOutResult | None = None
+    w3: connections.ConnectionsResult | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Profile:
     name: str
     path: Path
@@ -90,6 +101,7 @@ class Run:
     finished: float = 0.0
     modes: list[ModeResults] = field(default_factory=list)
     baselines: dict[str, baselines.Baseline] = field(default_factory=dict)
+    ceiling: Ceiling | None = None
     profiles: list[Profile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -99,7 +111,13 @@ def say(text: str) -> None:
 
 
 async def run(
-    scale: Scale, modes: list[str], postgres_url: str, redis_url: str, profile: bool, command: str
+    scale: Scale,
+    modes: list[str],
+    workloads: list[str],
+    postgres_url: str,
+    redis_url: str,
+    profile: bool,
+    command: str,
 ) -> Run:
     limit = servers.raise_open_files()
     say(f"open files limit {limit}; output in {OUT}")
@@ -108,16 +126,24 @@ async def run(
     distributed = "distributed" in modes and await _distributed_ready(
         result, postgres_url, redis_url
     )
+    if {"W2", "W3"} & set(workloads):
+        result.ceiling = await _ceiling(scale, workloads)
     if "embedded" in modes:
-        result.modes.append(await _mode(scale, "embedded", _sqlite_url(), "memory://", 1))
+        result.modes.append(
+            await _mode(scale, workloads, "embedded", _sqlite_url(), "memory://", 1)
+        )
     if distributed:
         await _baselines(result, scale, postgres_url, redis_url)
         await _fresh_database(postgres_url)
-        result.modes.append(await _mode(scale, "distributed", postgres_url, redis_url, 2))
+        result.modes.append(
+            await _mode(scale, workloads, "distributed", postgres_url, redis_url, 2)
+        )
     if profile:
         passes = [("embedded", "W1"), ("embedded", "W2")]
-        passes += [("distributed", "W1")] if distributed else []
+        passes += [("distributed", "W1"), ("distributed", "W2")] if distributed else []
         for mode, workload in passes:
+            if workload not in workloads or mode not in modes:
+                continue
             result.profiles.append(await _profile(scale, mode, workload, postgres_url, redis_url))
     result.finished = time.time()
     result.load_after = machine.load_average()
@@ -152,8 +178,41 @@ async def _baselines(result: Run, scale: Scale, postgres_url: str, redis_url: st
         say(f"  {baseline.name}: {baseline.per_second:,.0f}/s")
 
 
+async def _ceiling(scale: Scale, workloads: list[str]) -> Ceiling:
+    say("ceiling: the bare WebSocket broadcast server")
+    deployment = await ceiling.start(OUT / "logs")
+    found = Ceiling(" ".join(deployment.servers[0].command[1:]))
+    runs = {
+        "W3": lambda: ceiling.idle(deployment, scale.w3_steps),
+        "W2": lambda: ceiling.fan_out(
+            deployment,
+            subscribers=scale.w2_subscribers,
+            rate=scale.w2_rate,
+            duration=scale.w2_seconds,
+        ),
+    }
+    try:
+        for name, workload in runs.items():
+            if name not in workloads:
+                continue
+            say(f"ceiling: {name}")
+            try:
+                setattr(found, name.lower(), await workload())
+            except Exception as exc:  # reported; Tandem's own figures still run
+                found.failures[name] = f"{type(exc).__name__}: {exc}"
+                say(f"ceiling: {name} FAILED: {found.failures[name]}")
+    finally:
+        await deployment.stop()
+    return found
+
+
 async def _mode(
-    scale: Scale, mode: str, database_url: str, broadcast_url: str, count: int
+    scale: Scale,
+    workloads: list[str],
+    mode: str,
+    database_url: str,
+    broadcast_url: str,
+    count: int,
 ) -> ModeResults:
     say(f"{mode}: starting {count} server(s)")
     deployment = await servers.start(mode, database_url, broadcast_url, count, OUT / "logs")
@@ -161,6 +220,8 @@ async def _mode(
     try:
         users = await register_users(deployment)
         for name, workload in _workloads(scale, deployment, users).items():
+            if name not in workloads:
+                continue
             say(f"{mode}: {name}")
             try:
                 setattr(found, name.lower(), await workload())
