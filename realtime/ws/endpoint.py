@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from auth.service import Principal
 from realtime.http.openapi import Operation, describe
 from realtime.ops import metrics
+from realtime.protocols import WIRE_EXTENSION
 from realtime.services import Resources, resources, user_json
 from realtime.ws.connection import (
     CLOSE_AUTH_TIMEOUT,
@@ -232,8 +233,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     offered = websocket.scope.get("subprotocols") or []
     subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
     await websocket.accept(subprotocol=subprotocol)
-    connection = Connection(websocket, binary=subprotocol == MSGPACK_PROTOCOL)
-    connection.start()
+    wire = websocket.scope["extensions"][WIRE_EXTENSION]
+    connection = Connection(websocket, wire, binary=subprotocol == MSGPACK_PROTOCOL)
     try:
         principal = await _authenticate(connection, state)
         if principal is None:
