@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -72,7 +70,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             reads=CalendarReads(database),
             rooms=rooms,
             sockets=sockets,
-            ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
             rate_limits=rate_limits,
         )
         try:
