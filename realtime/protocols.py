@@ -99,7 +99,6 @@ class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._draining = False
-        self._linger: asyncio.TimerHandle | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -164,7 +163,9 @@ class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
         self._draining = True
         if self.transport.can_write_eof():
             self.transport.write_eof()  # the client reads our close, then end of stream
-        self._linger = self.loop.call_later(CLOSE_LINGER_SECONDS, self.transport.close)
+        # uvicorn's close timer, so that the app returning meanwhile does not cut
+        # the connection (and reset the client) before the linger is over.
+        self.close_timer = self.loop.call_later(CLOSE_LINGER_SECONDS, self.transport.close)
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -176,9 +177,3 @@ class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
             return
         super().eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
-        super().connection_lost(exc)
