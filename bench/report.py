@@ -188,7 +188,7 @@ def _cpu_us(cores: float, seconds: float, count: int) -> float:
 
 
 def _ratio(value: float, base: float | None, shape: str) -> str:
-    return shape.format(value) + (f" ({value / base:.1f}x)" if base else "")
+    return shape.format(value) + (f" ({value / base:.2f}x)" if base else "")
 
 
 def _rate(value: float, base: float | None) -> str:

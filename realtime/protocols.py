@@ -23,7 +23,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -104,7 +104,8 @@ class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         # The app's task was created above but has not run yet: it sees the extension.
         if self.response.status_code == 101:
-            self.scope["extensions"][WIRE_EXTENSION] = self  # type: ignore[index]
+            extensions = cast(dict[str, Any], self.scope["extensions"])
+            extensions[WIRE_EXTENSION] = self
 
     def write_framed(self, data: bytes) -> bool:
         """Write one frame made by `framed` now; False if the socket is behind.

@@ -191,8 +191,9 @@ class Connection:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                if isinstance(self._queue[0], tuple):
-                    self._wire.close_now(*self._queue.popleft())
+                if isinstance(closing := self._queue[0], tuple):
+                    self._queue.clear()
+                    self._wire.close_now(*closing)
                     return
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await self._wire.wait_writable()
