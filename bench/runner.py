@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from bench import baselines, machine, profiling, servers
+from bench import baselines, ceiling, machine, profiling, servers
 from bench.servers import Deployment
 from bench.workloads import Users, connections, edits, register_users, rest
 
@@ -46,6 +46,7 @@ class Scale:
     profile_seconds: float = 10
 
 
+WORKLOADS = ("W1", "W2", "W3", "R1")
 FULL = Scale()
 QUICK = Scale(
     w1_events=10,
@@ -73,6 +74,16 @@ class ModeResults:
 
 
 @dataclass
+class Ceiling:
+    """W2 and W3 against the bare WebSocket broadcast server (bench/ceiling.py)."""
+
+    command: str
+    w2: ceiling.FanOutResult | None = None
+    w3: connections.ConnectionsResult | None = None
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class Profile:
     name: str
     path: Path
@@ -90,6 +101,7 @@ class Run:
     finished: float = 0.0
     modes: list[ModeResults] = field(default_factory=list)
     baselines: dict[str, baselines.Baseline] = field(default_factory=dict)
+    ceiling: Ceiling | None = None
     profiles: list[Profile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -117,6 +129,8 @@ async def run(
     distributed = "distributed" in modes and await _distributed_ready(
         result, postgres_url, redis_url
     )
+    if {"W2", "W3"} & set(workloads):
+        result.ceiling = await _ceiling(scale, workloads)
     if "embedded" in modes:
         result.modes.append(
             await _mode(scale, "embedded", _sqlite_url(), "memory://", 1, workloads)
@@ -129,9 +143,13 @@ async def run(
         )
     if profile:
         passes = [("embedded", "W1"), ("embedded", "W2"), ("embedded", "R1")]
-        passes += [("distributed", "W1"), ("distributed", "R1")] if distributed else []
+        passes += (
+            [("distributed", "W1"), ("distributed", "W2"), ("distributed", "R1")]
+            if distributed
+            else []
+        )
         for mode, workload in passes:
-            if workload not in workloads:
+            if workload not in workloads or mode not in modes:
                 continue
             result.profiles.append(await _profile(scale, mode, workload, postgres_url, redis_url))
     result.finished = time.time()
@@ -165,6 +183,34 @@ async def _baselines(result: Run, scale: Scale, postgres_url: str, redis_url: st
     result.baselines["publish"] = await baselines.redis_publish(redis_url)
     for baseline in result.baselines.values():
         say(f"  {baseline.name}: {baseline.per_second:,.0f}/s")
+
+
+async def _ceiling(scale: Scale, workloads: tuple[str, ...]) -> Ceiling:
+    say("ceiling: the bare WebSocket broadcast server")
+    deployment = await ceiling.start(OUT / "logs")
+    found = Ceiling(" ".join(deployment.servers[0].command[1:]))
+    runs = {
+        "W3": lambda: ceiling.idle(deployment, scale.w3_steps),
+        "W2": lambda: ceiling.fan_out(
+            deployment,
+            subscribers=scale.w2_subscribers,
+            rate=scale.w2_rate,
+            duration=scale.w2_seconds,
+        ),
+    }
+    try:
+        for name, workload in runs.items():
+            if name not in workloads:
+                continue
+            say(f"ceiling: {name}")
+            try:
+                setattr(found, name.lower(), await workload())
+            except Exception as exc:  # reported; Tandem's own figures still run
+                found.failures[name] = f"{type(exc).__name__}: {exc}"
+                say(f"ceiling: {name} FAILED: {found.failures[name]}")
+    finally:
+        await deployment.stop()
+    return found
 
 
 async def _mode(

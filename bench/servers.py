@@ -156,7 +156,7 @@ async def start(
                     "-m", "realtime.cli", "serve", "--port", str(port),
                 ]  # fmt: skip
             log = logs / f"{mode}-{n + 1}.log"
-            process = await asyncio.to_thread(_spawn, command, env, log)
+            process = await asyncio.to_thread(spawn, command, env, log)
             servers.append(Server(f"{mode}-{n + 1}", port, command, process, log))
         await asyncio.gather(*(_wait_healthy(s) for s in servers))
     except BaseException:
@@ -165,7 +165,7 @@ async def start(
     return Deployment(mode, servers, env)
 
 
-def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
             command,

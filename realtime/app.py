@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -82,7 +80,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             reads=CalendarReads(database),
             rooms=rooms,
             sockets=sockets,
-            ws_limiter=MovingWindowRateLimiter(MemoryStorage()),
             rate_limits=rate_limits,
             sync=Sync(database, settings.secret_key, timedelta(seconds=settings.sync_retention)),
         )

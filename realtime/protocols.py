@@ -9,6 +9,10 @@
   short linger passes). uvicorn closed at once, and closing a TCP socket with
   unread bytes makes the kernel send a reset, so the client saw 1006, not 1009.
 
+The WebSocket one also hands the app a way around the ASGI send path (see
+`TandemWebSocketProtocol.write_framed`): a room's broadcast is framed once and its
+bytes written straight to each socket's transport.
+
 Both subclass uvicorn's own classes (pinned in constraints.txt) and are chosen by
 `uvicorn.Config(http=..., ws=...)`, which accepts protocol factories.
 """
@@ -19,15 +23,20 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
 # How long a socket closed for an oversized frame keeps draining the client's bytes.
 CLOSE_LINGER_SECONDS = 2.0
+# The ASGI scope extension under which the app finds the socket's protocol.
+WIRE_EXTENSION = "tandem.wire"
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -78,13 +87,65 @@ def http_protocol(header_timeout: float) -> Callable[..., GuardedHttpProtocol]:
     return functools.partial(GuardedHttpProtocol, header_timeout=header_timeout)
 
 
-class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
-    """websockets' sans-I/O protocol that lets the client read a protocol-error close."""
+def framed(payload: bytes, binary: bool) -> bytes:
+    """One server-to-client WebSocket frame (unmasked, unfragmented, uncompressed)."""
+    return Frame(Opcode.BINARY if binary else Opcode.TEXT, payload).serialize(mask=False)
+
+
+class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
+    """websockets' sans-I/O protocol that lets the client read a protocol-error close,
+    and lets the app write pre-framed messages while the socket keeps up."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._draining = False
-        self._linger: asyncio.TimerHandle | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        # The app's task was created above but has not run yet: it sees the extension.
+        if self.response.status_code == 101:
+            extensions = cast(dict[str, Any], self.scope["extensions"])
+            extensions[WIRE_EXTENSION] = self
+
+    def write_framed(self, data: bytes) -> bool:
+        """Write one frame made by `framed` now; False if the socket is behind.
+
+        Behind means the transport's buffer is over its high-water mark (asyncio
+        paused writing; uvicorn's own sends wait for the same event). A socket that
+        is closing or gone takes the frame and drops it: the app learns of the
+        close from its receive side. Per-message compression is off in
+        `uvicorn_config`, which is what makes one framing right for every socket.
+        """
+        if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
+            return True
+        if not self.writable.is_set():
+            return False
+        self.transport.write(data)
+        return True
+
+    async def wait_writable(self) -> None:
+        """Until the transport's buffer is under its low-water mark, or the socket is gone."""
+        await self.writable.wait()
+
+    def close_now(self, code: int, reason: str) -> None:
+        """Queue the close frame behind what is buffered, without waiting for it to drain.
+
+        uvicorn's `websocket.close` waits until the buffer is under its high-water
+        mark, so a socket closed for being too slow never got its close frame and
+        saw 1006; one small frame over the limit keeps the buffer bounded. As
+        uvicorn does, the app is told of the close, and the connection ends when
+        the client answers or after `close_timeout`.
+        """
+        if self.disconnected or self.close_sent or self.transport.is_closing():
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:  # the client's close reply must be read
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
 
     def handle_parser_exception(self) -> None:
         """A frame over the size limit (1009) or otherwise broken: close the
@@ -103,7 +164,9 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
         self._draining = True
         if self.transport.can_write_eof():
             self.transport.write_eof()  # the client reads our close, then end of stream
-        self._linger = self.loop.call_later(CLOSE_LINGER_SECONDS, self.transport.close)
+        # uvicorn's close timer, so that the app returning meanwhile does not cut
+        # the connection (and reset the client) before the linger is over.
+        self.close_timer = self.loop.call_later(CLOSE_LINGER_SECONDS, self.transport.close)
 
     def data_received(self, data: bytes) -> None:
         if self._draining:
@@ -115,9 +178,3 @@ class LingeringWebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
             return
         super().eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
-        super().connection_lost(exc)

@@ -23,7 +23,7 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from realtime.ops.logs import configure_logging
 from realtime.ops.metrics import MULTIPROCESS_DIR_VARIABLE
-from realtime.protocols import LingeringWebSocketProtocol, http_protocol
+from realtime.protocols import TandemWebSocketProtocol, http_protocol
 from realtime.settings import Settings
 from realtime.ws.connection import CLOSE_GOING_AWAY
 
@@ -59,7 +59,7 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         app,
         # A protocol factory, which uvicorn calls as it would a protocol class.
         http=http_protocol(settings.http_header_timeout),  # type: ignore[arg-type]
-        ws=LingeringWebSocketProtocol,
+        ws=TandemWebSocketProtocol,
         ws_max_size=settings.ws_max_message_bytes,
         # Frames are encoded once for a whole room; per-socket compression would
         # redo that work for every socket and keep a zlib context in each.

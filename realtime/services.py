@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import HTTPConnection
 
 from auth.service import AuthService, Principal
@@ -34,8 +33,6 @@ class Resources:
     reads: CalendarReads
     rooms: Rooms
     sockets: Sockets
-    # Per-socket patch rate; in memory, since a socket lives in one process.
-    ws_limiter: MovingWindowRateLimiter
     rate_limits: RateLimits
     sync: Sync
 

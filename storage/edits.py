@@ -33,6 +33,8 @@ from storage.tables import event_versions, events, permissions
 # comes from the parameters' keys at execution.
 _UPDATE_EVENT = events.update().where(events.c.id == sa.bindparam("edited_id"))
 _INSERT_VERSION = event_versions.insert()
+# What an edit changes in the event row besides version and updated_*: `event_columns`.
+_EDITED_COLUMNS = (*DOCUMENT_FIELDS, "start_time", "end_time", "series_start", "series_end")
 
 
 @dataclass(frozen=True)
@@ -223,10 +225,35 @@ async def _write_version(
         "audit_hash": audit_hash,
     }
     changed.update(event_columns(record.snapshot))
-    await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
-    await _insert_version(conn, record)
+    if conn.dialect.name == "postgresql":
+        # One statement, one round trip: the update rides in a CTE of the insert.
+        moved = {f"moved_{name}": value for name, value in changed.items()}
+        moved["moved_id"] = current.id
+        await conn.execute(_move_and_log(), {**_version_row(record), **moved})
+    else:  # SQLite has no data-modifying CTE
+        await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
+        await _insert_version(conn, record)
     # The row now holds exactly this: no need to read it back.
     return current.as_of(record)
+
+
+@cache  # see _UPDATE_EVENT
+def _move_and_log() -> sa.Insert:
+    """PostgreSQL: `WITH moved AS (UPDATE events ...) INSERT INTO event_versions ...`.
+
+    The event's new columns are bound as `moved_<column>`, the version row's as its
+    own columns (as `_insert_version` binds them).
+    """
+    columns = ["version", "updated_at", "updated_by", *_EDITED_COLUMNS]
+    moved = (
+        events.update()
+        .where(events.c.id == sa.bindparam("moved_id"))
+        .values(
+            {name: sa.bindparam(f"moved_{name}", type_=events.c[name].type) for name in columns}
+        )
+        .cte("moved")
+    )
+    return event_versions.insert().add_cte(moved)
 
 
 async def _check_rebase(
@@ -271,16 +298,17 @@ async def _version_with_op_id(
 
 
 async def _insert_version(conn: AsyncConnection, record: VersionRecord) -> None:
-    await conn.execute(
-        _INSERT_VERSION,
-        {
-            "event_id": record.event_id,
-            "version": record.version,
-            "author_id": record.author_id,
-            "origin": record.origin,
-            "op_id": record.op_id,
-            "ops": record.ops,
-            "snapshot": record.snapshot,
-            "at": record.at,
-        },
-    )
+    await conn.execute(_INSERT_VERSION, _version_row(record))
+
+
+def _version_row(record: VersionRecord) -> dict[str, Any]:
+    return {
+        "event_id": record.event_id,
+        "version": record.version,
+        "author_id": record.author_id,
+        "origin": record.origin,
+        "op_id": record.op_id,
+        "ops": record.ops,
+        "snapshot": record.snapshot,
+        "at": record.at,
+    }

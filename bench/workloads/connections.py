@@ -44,7 +44,14 @@ async def run(
         event_ids = await create_events(http, users.owner, events)
         await share(http, users.owner, event_ids, users.viewers, "viewer")
     tokens = [users.owner.token, *(v.token for v in users.viewers)]
-    urls = deployment.ws_urls
+    return await hold_idle(deployment, tokens, event_ids, steps)
+
+
+async def hold_idle(
+    deployment: Deployment, tokens: list[str], event_ids: list[int], steps: tuple[int, ...]
+) -> ConnectionsResult:
+    """Open idle sockets, step by step, each joined to one of `event_ids`, and read RSS."""
+    urls, events = deployment.ws_urls, len(event_ids)
     await asyncio.sleep(SETTLE)
     baseline = previous_rss = deployment.rss()
     sockets: list[Socket] = []

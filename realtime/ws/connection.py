@@ -1,29 +1,30 @@
-"""One client's WebSocket: a bounded send queue drained by its own writer task.
+"""One client's WebSocket: frames written straight to its transport while it keeps up,
+a bounded queue only while it is behind.
 
-Nothing that sends to a socket ever awaits the network: rooms and handlers put
-frames in the queue, and a slow client that lets it fill up is closed (it
-reconnects and rejoins with `since`) instead of growing memory or stalling a room.
-
-The queue is a plain deque plus one wake-up future rather than an asyncio.Queue:
-a fan-out of one version to a thousand sockets queues a thousand frames, and an
-idle socket should cost as little memory as possible (an asyncio.Queue holds four
-deques of about 0.5 KiB each, even when empty).
+Nothing that sends to a socket ever awaits the network. A frame for a socket whose
+transport buffer is under its high-water mark (and that has nothing queued) is
+written at once: its bytes were framed once for every socket of the room. A socket
+that is behind gets its frames queued, in order, and one short-lived writer task
+sends them as the buffer drains; a socket that lets the queue fill up, or does not
+drain within SEND_TIMEOUT, is closed (it reconnects and rejoins with `since`)
+instead of growing memory or stalling a room. An idle socket has no task of its
+own besides uvicorn's, and a frame costs no task wake-up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
 from collections import deque
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket
 
 from auth.service import Principal
 from realtime.ops import metrics
+from realtime.protocols import TandemWebSocketProtocol
 from realtime.ws.messages import Frame, error_message
 from storage.errors import TandemError
 
@@ -31,11 +32,8 @@ log = logging.getLogger(__name__)
 
 # Frames a socket may have waiting; a room at 50 edits/s fills this in 10 s.
 SEND_QUEUE_LIMIT = 512
-# A send that takes longer than this means the client stopped reading.
+# A socket whose transport buffer does not drain for this long stopped reading.
 SEND_TIMEOUT = 10.0
-# The send deadline is pushed back at most once per this many seconds instead of
-# re-arming a timer per frame: each frame then gets SEND_TIMEOUT to SEND_TIMEOUT + this.
-SEND_DEADLINE_SLACK = 1.0
 
 CLOSE_MALFORMED = 4400
 CLOSE_UNAUTHENTICATED = 4401
@@ -50,7 +48,7 @@ CLOSE_TRY_AGAIN_LATER = 1013
 class Connection:
     """An accepted socket; `principal` is set once it has authenticated."""
 
-    def __init__(self, websocket: WebSocket, binary: bool) -> None:
+    def __init__(self, websocket: WebSocket, wire: TandemWebSocketProtocol, binary: bool) -> None:
         self.websocket = websocket
         self._principal: Principal | None = None
         self.binary = binary
@@ -61,10 +59,10 @@ class Connection:
         # op_ids sent on this socket and not acknowledged yet, by event: the room
         # answers `ack` instead of `patch` for these, in version order.
         self.pending_ops: dict[int, set[str]] = {}
-        # Frames to send, then possibly a (code, reason) close that ends the writer.
+        self._wire = wire
+        # While behind: frames to send, then possibly a (code, reason) close.
         self._queue: deque[Frame | tuple[int, str]] = deque()
-        self._wakeup: asyncio.Future[None] | None = None  # set while the writer waits
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # runs while the queue is not empty
         self._malformed: deque[float] | None = None  # made on the first malformed frame
         # The last `removed` notice told per event, made on the first one.
         self._removals: dict[int, str] | None = None
@@ -96,19 +94,19 @@ class Connection:
             "state": state,
         }
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.socket_id}")
-
     def send(self, frame: Frame) -> None:
-        """Queue a frame; a socket whose queue is full is closed instead of waiting."""
+        """Write a frame now, or queue it behind the others; a full queue closes the socket."""
         if self.closed.is_set():
+            return
+        # Nothing queued means nothing sent out of order by writing this one now.
+        if not self._queue and self._wire.write_framed(frame.framed(self.binary)):
             return
         if len(self._queue) >= SEND_QUEUE_LIMIT:
             log.warning("socket %s fell too far behind; closing it", self.socket_id)
             self.close(CLOSE_TRY_AGAIN_LATER, "too far behind; rejoin with since")
             return
         self._queue.append(frame)
-        self._wake()
+        self._start_writer()
 
     def send_removed(self, event_id: int, reason: str, notice: str | None) -> None:
         """Tell the socket it lost `event_id`, once per notice.
@@ -160,12 +158,10 @@ class Connection:
         if len(self._queue) >= SEND_QUEUE_LIMIT:
             # A full backlog would delay the close: drop it, the client rejoins anyway.
             self._queue.clear()
-        self._queue.append((code, reason))
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        if self._queue:
+            self._queue.append((code, reason))
+        else:
+            self._wire.close_now(code, reason)
 
     def count_malformed(self, limit: int, window: float) -> bool:
         """Record a malformed frame; True when there were more than `limit` within `window` s."""
@@ -178,7 +174,7 @@ class Connection:
         return len(self._malformed) > limit
 
     async def finish(self) -> None:
-        """Wait for the writer to send what is queued (bounded), then stop it."""
+        """Wait for what is queued to be sent (bounded), then stop the writer."""
         if self._writer is None:
             return
         try:
@@ -189,46 +185,28 @@ class Connection:
             self._writer.cancel()
             raise
 
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.socket_id}")
+
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            while True:
-                while not self._queue:
-                    self._wakeup = loop.create_future()
-                    await self._wakeup
-                self._wakeup = None
-                closing = await self._send_queued(loop)
-                if closing is not None:
-                    await self._close_socket(*closing)
-                    return
-        except (TimeoutError, OSError, RuntimeError, WebSocketDisconnect) as exc:
-            # The peer is gone or stopped reading; the reader side notices and cleans up.
-            log.info("socket %s: send failed (%s)", self.socket_id, exc.__class__.__name__)
-            self.closed.set()
-            await self._close_socket(CLOSE_TRY_AGAIN_LATER, "send failed")
-
-    async def _send_queued(self, loop: asyncio.AbstractEventLoop) -> tuple[int, str] | None:
-        """Send what is queued, each frame within SEND_TIMEOUT; answers a close met on the way.
-
-        One timeout for the whole backlog, pushed back as frames go out: wait_for
-        per frame would make a Task for every frame on Python 3.11.
-        """
-        async with asyncio.timeout_at(loop.time() + SEND_TIMEOUT + SEND_DEADLINE_SLACK) as deadline:
             while self._queue:
-                item = self._queue.popleft()
-                if isinstance(item, tuple):
-                    return item
-                now = loop.time()
-                if (deadline.when() or 0.0) < now + SEND_TIMEOUT:
-                    deadline.reschedule(now + SEND_TIMEOUT + SEND_DEADLINE_SLACK)
-                data = item.encoded(self.binary)
-                if isinstance(data, bytes):
-                    await self.websocket.send_bytes(data)
-                else:
-                    await self.websocket.send_text(data)
-        return None
-
-    async def _close_socket(self, code: int, reason: str) -> None:
-        if self.websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(TimeoutError, OSError, RuntimeError, WebSocketDisconnect):
-                await asyncio.wait_for(self.websocket.close(code, reason), SEND_TIMEOUT)
+                if isinstance(closing := self._queue[0], tuple):
+                    self._queue.clear()
+                    self._wire.close_now(*closing)
+                    return
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await self._wire.wait_writable()
+                while self._queue and not isinstance(frame := self._queue[0], tuple):
+                    if not self._wire.write_framed(frame.framed(self.binary)):
+                        break  # behind again: wait for the buffer to drain
+                    self._queue.popleft()
+        except TimeoutError:
+            # The peer stopped reading; the reader side sees the close and cleans up.
+            log.info("socket %s: send timed out", self.socket_id)
+            self.closed.set()
+            self._queue.clear()
+            self._wire.close_now(CLOSE_TRY_AGAIN_LATER, "send timed out")
+        finally:
+            self._writer = None

@@ -6,13 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from limits import parse as parse_rate
-from limits.strategies import MovingWindowRateLimiter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from auth.service import Principal
 from realtime.http.openapi import Operation, describe
 from realtime.ops import metrics
+from realtime.protocols import WIRE_EXTENSION
 from realtime.services import Resources, resources, user_json
 from realtime.ws.connection import (
     CLOSE_AUTH_TIMEOUT,
@@ -37,6 +36,7 @@ from realtime.ws.messages import (
     parse,
     presence_size,
 )
+from realtime.ws.op_rate import OpRate
 from storage.errors import ErrorCode, TandemError
 
 AUTH_TIMEOUT = 10.0
@@ -52,13 +52,10 @@ RATE_LIMIT_PAUSE = 1.0
 class SocketHandler:
     """One authenticated socket's message handling (ShareDB's "agent")."""
 
-    def __init__(
-        self, connection: Connection, state: Resources, limiter: MovingWindowRateLimiter
-    ) -> None:
+    def __init__(self, connection: Connection, state: Resources) -> None:
         self.connection = connection
         self.state = state
-        self._limiter = limiter
-        self._op_rate = parse_rate(state.settings.ws_op_rate)
+        self._op_rate = OpRate(state.settings.ws_op_rate)
         self._max_depth = state.settings.max_nesting_depth
         self._limited_since = 0.0
         self._last_refusal: float | None = None
@@ -196,19 +193,17 @@ class SocketHandler:
             raise TandemError(ErrorCode.INVALID_MESSAGE, f"join event {event_id} first")
 
     def _check_rate(self) -> None:
-        key = self.connection.socket_id
-        if self._limiter.hit(self._op_rate, key):
+        now = asyncio.get_running_loop().time()
+        retry_after = self._op_rate.hit(now)
+        if retry_after is None:
             return
         # A refusal streak ends once the client pauses; one that goes on past
         # the grace period is closed.
-        now = asyncio.get_running_loop().time()
         if self._last_refusal is None or now - self._last_refusal > RATE_LIMIT_PAUSE:
             self._limited_since = now
         self._last_refusal = now
         if now - self._limited_since > RATE_LIMITED_GRACE:
             self.connection.close(CLOSE_RATE_LIMITED, "rate limited for too long")
-        reset, _ = self._limiter.get_window_stats(self._op_rate, key)
-        retry_after = max(0.0, reset - datetime.now(UTC).timestamp())
         raise TandemError(
             ErrorCode.RATE_LIMITED,
             "too many patches; slow down",
@@ -236,8 +231,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     offered = websocket.scope.get("subprotocols") or []
     subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
     await websocket.accept(subprotocol=subprotocol)
-    connection = Connection(websocket, binary=subprotocol == MSGPACK_PROTOCOL)
-    connection.start()
+    wire = websocket.scope["extensions"][WIRE_EXTENSION]
+    connection = Connection(websocket, wire, binary=subprotocol == MSGPACK_PROTOCOL)
     try:
         principal = await _authenticate(connection, state)
         if principal is None:
@@ -255,7 +250,7 @@ async def _serve(connection: Connection, state: Resources) -> None:
     connection.send(Frame({"type": "ready", "user": user, "session": connection.socket_id}))
     metrics.OPEN_SOCKETS.inc()
     try:
-        await SocketHandler(connection, state, state.ws_limiter).run()
+        await SocketHandler(connection, state).run()
     except WebSocketDisconnect:
         pass
     finally:

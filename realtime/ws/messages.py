@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 
 from realtime import codec
+from realtime.protocols import framed
 from storage.errors import ErrorCode, TandemError
 from storage.records import MAX_ID
 
@@ -97,23 +98,29 @@ def presence_size(state: Any) -> int:
 
 
 class Frame:
-    """One server message, encoded at most once per wire format however many sockets get it."""
+    """One server message, encoded and framed at most once per wire format however
+    many sockets get it."""
 
-    __slots__ = ("_json", "_msgpack", "message")
+    __slots__ = ("_binary", "_text", "message")
 
     def __init__(self, message: dict[str, Any]) -> None:
         self.message = message
-        self._json: str | None = None
-        self._msgpack: bytes | None = None
+        self._text: bytes | None = None
+        self._binary: bytes | None = None
 
-    def encoded(self, binary: bool) -> str | bytes:
+    def encoded(self, binary: bool) -> bytes:
+        """The payload: MessagePack, or JSON as UTF-8."""
+        return codec.encode_msgpack(self.message) if binary else codec.encode_json(self.message)
+
+    def framed(self, binary: bool) -> bytes:
+        """The whole WebSocket frame, as written to the transport."""
         if binary:
-            if self._msgpack is None:
-                self._msgpack = codec.encode_msgpack(self.message)
-            return self._msgpack
-        if self._json is None:
-            self._json = codec.encode_json(self.message).decode()
-        return self._json
+            if self._binary is None:
+                self._binary = framed(self.encoded(True), True)
+            return self._binary
+        if self._text is None:
+            self._text = framed(self.encoded(False), False)
+        return self._text
 
 
 def error_message(error: TandemError, **fields: Any) -> dict[str, Any]:
