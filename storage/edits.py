@@ -33,8 +33,6 @@ from storage.tables import event_versions, events, permissions
 # comes from the parameters' keys at execution.
 _UPDATE_EVENT = events.update().where(events.c.id == sa.bindparam("edited_id"))
 _INSERT_VERSION = event_versions.insert()
-# What an edit changes in the event row besides version and updated_*: `event_columns`.
-_EDITED_COLUMNS = (*DOCUMENT_FIELDS, "start_time", "end_time", "series_start", "series_end")
 
 
 @dataclass(frozen=True)
@@ -229,7 +227,7 @@ async def _write_version(
         # One statement, one round trip: the update rides in a CTE of the insert.
         moved = {f"moved_{name}": value for name, value in changed.items()}
         moved["moved_id"] = current.id
-        await conn.execute(_move_and_log(), {**_version_row(record), **moved})
+        await conn.execute(_move_and_log(tuple(changed)), {**_version_row(record), **moved})
     else:  # SQLite has no data-modifying CTE
         await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
         await _insert_version(conn, record)
@@ -237,14 +235,13 @@ async def _write_version(
     return current.as_of(record)
 
 
-@cache  # see _UPDATE_EVENT
-def _move_and_log() -> sa.Insert:
+@cache  # see _UPDATE_EVENT; every edit sets the same columns, so one statement
+def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
     """PostgreSQL: `WITH moved AS (UPDATE events ...) INSERT INTO event_versions ...`.
 
-    The event's new columns are bound as `moved_<column>`, the version row's as its
+    The event's new `columns` are bound as `moved_<column>`, the version row's as its
     own columns (as `_insert_version` binds them).
     """
-    columns = ["version", "updated_at", "updated_by", *_EDITED_COLUMNS]
     moved = (
         events.update()
         .where(events.c.id == sa.bindparam("moved_id"))
