@@ -195,9 +195,9 @@ class CuttableProxy:
         self.cut()
         assert self._server is not None
         self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        # Cutting ended every relay; cancelling their tasks instead would make asyncio
+        # log a traceback for each stream callback it interrupted.
+        await asyncio.wait_for(asyncio.gather(*self._handlers, return_exceptions=True), 10)
         await self._server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
