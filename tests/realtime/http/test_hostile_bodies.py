@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,9 +11,17 @@ import msgspec
 import pytest
 
 from realtime.settings import Settings
+from tests.conftest import migrated
 from tests.support import Account, event_doc, register
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> str:
+    """SQLite alone: what is refused here is refused while decoding, before any query."""
+    return await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+
 
 EVENTS = "/api/v1/events"
 JSON = {"Content-Type": "application/json"}

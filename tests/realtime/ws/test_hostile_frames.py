@@ -3,6 +3,7 @@ socket goes on working (PROTOCOL.md, WebSocket: malformed frames)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,10 +11,18 @@ import msgspec
 import pytest
 
 from realtime.settings import Settings
+from tests.conftest import migrated
 from tests.support import RunningServer, create_event, register
 from tests.ws_client import MSGPACK, Sockets, WSClient
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> str:
+    """SQLite alone: what is refused here is refused while decoding, before any query."""
+    return await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+
 
 # A MessagePack map {"type": "p\xffng"}: its string is not UTF-8.
 BAD_UTF8 = bytes.fromhex("81a474797065a470ff6e67")
