@@ -24,6 +24,7 @@ from realtime.http import (
     routes_auth,
     routes_events,
     routes_history,
+    routes_occurrences,
     routes_sharing,
     routes_sync,
 )
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api_routes = [
         *routes_auth.routes,
         *routes_events.routes,
+        *routes_occurrences.routes,
         *routes_sharing.routes,
         *routes_history.routes,
         *routes_sync.routes,

@@ -30,7 +30,7 @@ from realtime.http.params import (
     query_window,
 )
 from realtime.services import authenticate, resources
-from realtime.wire import event_json
+from realtime.wire import event_json, occurrence_json
 from storage import events as event_store
 from storage.conflicts import conflict_json
 from storage.edits import EditResult
@@ -129,10 +129,7 @@ async def list_events(request: Request) -> Response:
         if start is None or end is None:
             raise validation_error({"expand": "needs start and end"})
         found, cursor = await reads.occurrences(query)
-        items = [
-            {**event_json(o.event, o.role), "occurrence_start": o.start, "occurrence_end": o.end}
-            for o in found
-        ]
+        items = [occurrence_json(o) for o in found]
     else:
         page, cursor = await reads.events(query)
         items = [event_json(event, role) for event, role in page]
