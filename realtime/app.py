@@ -24,6 +24,7 @@ from realtime.http import (
     routes_auth,
     routes_events,
     routes_history,
+    routes_ical,
     routes_occurrences,
     routes_sharing,
     routes_sync,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *routes_auth.routes,
         *routes_events.routes,
         *routes_occurrences.routes,
+        *routes_ical.routes,
         *routes_sharing.routes,
         *routes_history.routes,
         *routes_sync.routes,
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *docs.routes,
+        *routes_ical.root_routes,
         Mount("/api/v1", routes=api_routes),
         Mount("/", StaticFiles(directory=WEB_DEMO, html=True, check_dir=False), name="web-demo"),
     ]

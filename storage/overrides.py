@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
-from storage.errors import TandemError, not_found, validation_error
+from storage.errors import not_found, validation_error
 from storage.patch_diff import make_ops
 from storage.patching import escape
 from storage.recurrence import event_bounds, event_occurrences, occurrence_end, starts_among
@@ -163,30 +163,36 @@ def require_occurrence(document: dict[str, Any], occurrence_id: str) -> tuple[da
     return moment, occurrence_end(start, end, document["timezone"], moment)
 
 
-def set_occurrence_ops(
+def differences(
     document: dict[str, Any], occurrence_id: str, fields: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The patch that sets one occurrence's override to `fields` over what it had.
-
-    Fields equal to the series' value (the occurrence's own times for start_time and
-    end_time) are left out, so an override only ever says how the occurrence differs.
-    """
+) -> dict[str, Any]:
+    """`fields` less those equal to the series' value for that occurrence (its own
+    times for start_time and end_time): an override only says how it differs."""
     original_start, original_end = require_occurrence(document, occurrence_id)
-    unknown = {name: "unknown field" for name in fields if name not in OVERRIDE_FIELDS}
-    if unknown:
-        raise validation_error(unknown, "only title, description, location, times and metadata")
     series = {
         **{name: document[name] for name in SHOWN_FIELDS},
         "start_time": format_time(original_start),
         "end_time": format_time(original_end),
     }
-    merged = {**document["overrides"].get(occurrence_id, {}), **fields}
-    override = {}
-    for name, value in merged.items():
+    kept = {}
+    for name, value in fields.items():
         moment = parse_time(value) if name in ("start_time", "end_time") else None
         same = format_time(moment) == series[name] if moment is not None else value == series[name]
         if not same:
-            override[name] = value
+            kept[name] = value
+    return kept
+
+
+def set_occurrence_ops(
+    document: dict[str, Any], occurrence_id: str, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The patch that sets one occurrence's override to `fields` over what it had."""
+    require_occurrence(document, occurrence_id)
+    unknown = {name: "unknown field" for name in fields if name not in OVERRIDE_FIELDS}
+    if unknown:
+        raise validation_error(unknown, "only title, description, location, times and metadata")
+    merged = {**document["overrides"].get(occurrence_id, {}), **fields}
+    override = differences(document, occurrence_id, merged)
     overrides = {key: value for key, value in document["overrides"].items() if key != occurrence_id}
     if override:
         overrides[occurrence_id] = override
@@ -202,8 +208,3 @@ def cancel_occurrence_ops(document: dict[str, Any], occurrence_id: str) -> list[
     if occurrence_id in document["overrides"]:
         ops.append({"op": "remove", "path": f"/overrides/{escape(occurrence_id)}"})
     return ops
-
-
-def refuse_unknown_occurrence(error: TandemError) -> TandemError:
-    """An occurrence in a body (not a path) that is none: 422 rather than 404."""
-    return validation_error({"occurrence_id": "is not an occurrence of the series"}, error.message)

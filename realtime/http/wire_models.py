@@ -241,6 +241,31 @@ class Conflicts(Struct):
     items: list[Conflict]
 
 
+# --- iCalendar --------------------------------------------------------------------
+
+
+class ImportResult(Struct):
+    created: list[int]
+    updated: list[int]
+    unchanged: list[int]
+
+
+class NewFeed(Struct):
+    id: int
+    url: Annotated[str, Meta(description="the secret subscription URL, shown only here")]
+    created_at: Time
+
+
+class FeedInfo(Struct):
+    id: int
+    created_at: Time
+    last_used_at: Time | None
+
+
+class Feeds(Struct):
+    items: list[FeedInfo]
+
+
 # --- RFC 6902 JSON Patch ----------------------------------------------------------
 
 

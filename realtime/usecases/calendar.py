@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from realtime.ops import metrics
+from realtime.usecases.importing import ImportResult, import_calendar
 from realtime.usecases.notify import Notifier
 from realtime.usecases.splitting import Split, split
 from storage import edits, permissions
@@ -163,6 +164,10 @@ class Calendar:
     ) -> Split:
         """POST /events/{id}/split: this occurrence and the following ones become a new series."""
         return await split(self._db, self._notify, user, event_id, body, if_match=if_match)
+
+    async def import_calendar(self, user: User, data: bytes) -> ImportResult:
+        """POST /events/import: an iCalendar file, all or nothing."""
+        return await import_calendar(self._db, self._notify, user, data)
 
     async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
         """A new version whose document equals an old one's."""
