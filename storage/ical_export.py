@@ -15,6 +15,7 @@ all-day event and as date-times at the start's clock time otherwise.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -41,6 +42,12 @@ def calendar_bytes(records: Iterable[EventRecord]) -> bytes:
     calendar.add("prodid", PRODUCT)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
+    records = list(records)
+    # A DATE has no zone: this (Google's) property keeps the zone of all-day events,
+    # so an import of this file puts them on the same days.
+    zones = Counter(r.document["timezone"] for r in records if r.document["all_day"])
+    if zones:
+        calendar.add("x-wr-timezone", zones.most_common(1)[0][0])
     for record in records:
         for component in event_components(record):
             calendar.add_component(component)
@@ -97,6 +104,11 @@ def _vevent(
     return component
 
 
+def rfc_until(until: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
+    """UNTIL as RFC 5545 wants it: UTC when DTSTART has a zone, a DATE when it is one."""
+    return until.astimezone(zone).date() if all_day else until.astimezone(UTC)
+
+
 def _moment(moment: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:
     """A time as written: a local DATE (all-day), `Z` in UTC, else local with its TZID."""
     local = moment.astimezone(zone)
@@ -113,8 +125,7 @@ def _add_line(component: Event, line: str, start: datetime, zone: ZoneInfo, all_
         rule = vRecur.from_ical(value)
         until = parsed.rules[0].get("until")
         if until is not None:
-            # RFC 5545: UNTIL is UTC when DTSTART has a zone, a DATE when it is one.
-            rule["UNTIL"] = [until.astimezone(zone).date() if all_day else until]
+            rule["UNTIL"] = [rfc_until(until, zone, all_day)]
         component.add("rrule", rule)
         return
     clock = start.astimezone(zone).time().replace(tzinfo=None)

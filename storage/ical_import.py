@@ -4,7 +4,7 @@ Each UID becomes one series: its VEVENT without RECURRENCE-ID is the event, thos
 with one become its overrides (a cancelled one, STATUS:CANCELLED, an EXDATE). What a
 Tandem event cannot hold is refused, naming the VEVENT by its index among the file's
 VEVENTs (0 first): RANGE=THISANDFUTURE, RDATE periods, no DTSTART, zero length, a
-RECURRENCE-ID without its series. Properties Tandem has no field for (attendees,
+RECURRENCE-ID without its series or turning a timed occurrence all-day (or back). Properties Tandem has no field for (attendees,
 alarms, status, categories, ...) are ignored. Times become UTC; the zone is DTSTART's
 TZID when it is an IANA name (Windows names are mapped), else the calendar's
 X-WR-TIMEZONE, else UTC.
@@ -15,15 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component
+from icalendar import Calendar, Component, vRecur
 from icalendar.timezone import tzid_from_tzinfo
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from storage.document import DEFAULTS, build_document, format_time
 from storage.errors import TandemError, validation_error
+from storage.ical_export import rfc_until
 from storage.overrides import differences, without_orphans
-from storage.recurrence_rules import load_zone
+from storage.recurrence_rules import load_zone, parse_recurrence
 
 MAX_SERIES = 500
 MAX_UID = 255
@@ -186,7 +188,7 @@ def _series(
     assert zone is not None
     _, start, end = _times(vevent, zone)
     all_day = not isinstance(written.dt, datetime)
-    recurrence = _recurrence_lines(vevent, zone)
+    recurrence = _recurrence_lines(vevent, zone, all_day)
     overrides: dict[str, Any] = {}
     indexes: dict[str, int] = {}
     fields = {
@@ -206,9 +208,12 @@ def _series(
             recurrence.append(f"EXDATE:{_utc(original, zone):%Y%m%dT%H%M%SZ}")
             continue
         try:
-            _, occ_start, occ_end = _times(exception, zone)
+            written_at, occ_start, occ_end = _times(exception, zone)
         except _Refused as refused:
             raise _RefusedAt(index, refused.fields) from None
+        if isinstance(written_at, datetime) == all_day:
+            # An override changes times, never whether the event is all-day.
+            raise _RefusedAt(index, {"DTSTART": "must be a DATE exactly when its series' is"})
         indexes[key] = index
         overrides[key] = {
             "title": (_text(exception, "SUMMARY") or "").strip() or UNTITLED,
@@ -265,8 +270,20 @@ def _properties(fields: dict[str, str]) -> dict[str, str]:
     return {_PROPERTY_OF_FIELD.get(name, name): why for name, why in fields.items()}
 
 
-def _recurrence_lines(vevent: Component, zone: tzinfo) -> list[str]:
-    lines = [f"RRULE:{rule.to_ical().decode()}" for rule in _all(vevent, "RRULE")]
+def _rule_line(rule: vRecur, zone: ZoneInfo, all_day: bool) -> str:
+    """The RRULE line, its UNTIL written as an export writes it (so that importing our
+    own export finds nothing changed); a floating UNTIL is local to the event's zone."""
+    line = f"RRULE:{rule.to_ical().decode()}"
+    if "UNTIL" not in rule:
+        return line
+    until = parse_recurrence([line], zone).rules[0]["until"]
+    rule = vRecur(rule)
+    rule["UNTIL"] = [rfc_until(until, zone, all_day)]
+    return f"RRULE:{rule.to_ical().decode()}"
+
+
+def _recurrence_lines(vevent: Component, zone: ZoneInfo, all_day: bool) -> list[str]:
+    lines = [_rule_line(rule, zone, all_day) for rule in _all(vevent, "RRULE")]
     for name in ("RDATE", "EXDATE"):
         for values in _all(vevent, name):
             texts = []

@@ -6,8 +6,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from realtime.settings import Settings
-from tests.support import create_event, register, share, start_server
+from tests.support import RunningServer, create_event, register, share, start_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -84,7 +83,7 @@ async def test_event_export_is_rfc5545(client: httpx.AsyncClient) -> None:
     assert (await client.get(url, headers=mallory.headers)).status_code == 404
 
 
-async def test_calendar_and_feeds(settings: Settings, client: httpx.AsyncClient) -> None:
+async def test_calendar_and_feeds(server: RunningServer, client: httpx.AsyncClient) -> None:
     """/calendar.ics holds what the caller sees; a feed serves it without a bearer until it
     is deleted, then answers 404 at once on another process too."""
     alice, bob = await register(client), await register(client)
@@ -120,7 +119,7 @@ async def test_calendar_and_feeds(settings: Settings, client: httpx.AsyncClient)
     feed_id = created.json()["id"]
     stolen = await client.delete(f"/api/v1/feeds/{feed_id}", headers=bob.headers)
     assert stolen.status_code == 404
-    other = await start_server(settings)
+    other = await start_server(server.settings)
     try:
         async with httpx.AsyncClient(base_url=other.url) as second:
             assert (await second.get(path)).status_code == 200
