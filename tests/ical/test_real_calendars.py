@@ -10,7 +10,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from tests.ical_agreement import listed_occurrences, reference_occurrences
+from tests.ical.agreement import listed_occurrences, reference_occurrences
 from tests.shared_docs import SHARED, require_shared
 from tests.support import register
 

@@ -37,24 +37,49 @@ async def listed_occurrences(
     client: httpx.AsyncClient, headers: dict[str, str], start: datetime, end: datetime
 ) -> list[Occurrence]:
     """What our GET /events?expand=true lists in the window (every page), sorted."""
-    params: dict[str, str] = {
+    params = listing_params(start, end)
+    occurrences: list[Occurrence] = []
+    while True:
+        page = await client.get("/api/v1/events", params=params, headers=headers)
+        cursor = _take_page(page, occurrences)
+        if cursor is None:
+            return sorted(occurrences, key=repr)
+        params["cursor"] = cursor
+
+
+def listing_params(start: datetime, end: datetime) -> dict[str, str]:
+    return {
         "expand": "true",
         "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "limit": "200",
     }
-    occurrences = []
+
+
+def _take_page(page: httpx.Response, occurrences: list[Occurrence]) -> str | None:
+    """Add a listing page's occurrences; its next_cursor."""
+    assert page.status_code == 200, page.text
+    for item in page.json()["items"]:
+        first = datetime.fromisoformat(item["occurrence_start"])
+        last = datetime.fromisoformat(item["occurrence_end"])
+        if item["all_day"]:
+            zone = ZoneInfo(item["timezone"])
+            first, last = first.astimezone(zone).date(), last.astimezone(zone).date()
+        occurrences.append((first, last, item["title"]))
+    cursor: str | None = page.json()["next_cursor"]
+    return cursor
+
+
+def listed_occurrences_sync(
+    client: httpx.Client, headers: dict[str, str], start: datetime, end: datetime
+) -> list[Occurrence]:
+    """listed_occurrences, for code running in a thread with a blocking client."""
+    params = listing_params(start, end)
+    occurrences: list[Occurrence] = []
     while True:
-        page = await client.get("/api/v1/events", params=params, headers=headers)
-        assert page.status_code == 200, page.text
-        for item in page.json()["items"]:
-            first = datetime.fromisoformat(item["occurrence_start"])
-            last = datetime.fromisoformat(item["occurrence_end"])
-            if item["all_day"]:
-                zone = ZoneInfo(item["timezone"])
-                first, last = first.astimezone(zone).date(), last.astimezone(zone).date()
-            occurrences.append((first, last, item["title"]))
-        cursor = page.json()["next_cursor"]
+        cursor = _take_page(
+            client.get("/api/v1/events", params=params, headers=headers), occurrences
+        )
         if cursor is None:
             return sorted(occurrences, key=repr)
         params["cursor"] = cursor
