@@ -37,6 +37,7 @@ from realtime.ops.rate_limits import RateLimits
 from realtime.services import Resources
 from realtime.settings import Settings, load_settings
 from realtime.usecases.calendar import Calendar
+from realtime.usecases.feeds import Feeds
 from realtime.usecases.notify import Channels, Notifier
 from realtime.usecases.reads import CalendarReads
 from realtime.usecases.sync import Sync
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             notifier=notifier,
             calendar=Calendar(database, notifier, timedelta(days=settings.conflict_horizon_days)),
             reads=CalendarReads(database),
+            feeds=Feeds(database),
             rooms=rooms,
             sockets=sockets,
             rate_limits=rate_limits,

@@ -4,8 +4,9 @@ Each UID becomes one series: its VEVENT without RECURRENCE-ID is the event, thos
 with one become its overrides (a cancelled one, STATUS:CANCELLED, an EXDATE). What a
 Tandem event cannot hold is refused, naming the VEVENT by its index among the file's
 VEVENTs (0 first): RANGE=THISANDFUTURE, RDATE periods, no DTSTART, zero length, a
-RECURRENCE-ID without its series or turning a timed occurrence all-day (or back). Properties Tandem has no field for (attendees,
-alarms, status, categories, ...) are ignored. Times become UTC; the zone is DTSTART's
+RECURRENCE-ID without its series or turning a timed occurrence all-day (or back).
+Properties Tandem has no field for (attendees, alarms, status, categories, ...) are
+ignored. Times become UTC; the zone is DTSTART's
 TZID when it is an IANA name (Windows names are mapped), else the calendar's
 X-WR-TIMEZONE, else UTC.
 """

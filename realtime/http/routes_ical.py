@@ -3,8 +3,6 @@ for calendar applications, and import (PROTOCOL.md v1.1, "iCalendar")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,11 +11,9 @@ from realtime.http import wire_models
 from realtime.http.bodies import api_response, read_body
 from realtime.http.openapi import Operation, Param, describe
 from realtime.services import authenticate, resources
-from storage import events as event_store
-from storage import feeds
 from storage.errors import TandemError, validation_error
 from storage.ical_export import MEDIA_TYPE, calendar_bytes, etag_of
-from storage.records import ROLES
+from storage.roles import ROLES
 
 ICS = ("text/calendar",)
 IF_NONE_MATCH = Param("If-None-Match", str, "the ETag of the copy held: 304 when unchanged")
@@ -49,10 +45,7 @@ def _calendar_response(request: Request, body: bytes) -> Response:
 )
 async def event_ical(request: Request) -> Response:
     principal = await authenticate(request)
-    async with resources(request).database.read() as conn:
-        event, _ = await event_store.get_visible_event(
-            conn, request.path_params["event_id"], principal.user.id
-        )
+    event, _ = await resources(request).reads.event(principal.user, request.path_params["event_id"])
     return _calendar_response(request, calendar_bytes([event]))
 
 
@@ -72,9 +65,8 @@ async def calendar_ics(request: Request) -> Response:
     role = request.query_params.get("role")
     if role is not None and role not in ROLES:
         raise validation_error({"role": f"must be one of {', '.join(ROLES)}"})
-    async with resources(request).database.read() as conn:
-        found = await feeds.calendar_events(conn, principal.user.id, role)
-    return _calendar_response(request, calendar_bytes(found))
+    body = await resources(request).feeds.calendar(principal.user, role)
+    return _calendar_response(request, body)
 
 
 @describe(
@@ -114,8 +106,7 @@ async def import_events(request: Request) -> Response:
 )
 async def create_feed(request: Request) -> Response:
     principal = await authenticate(request)
-    async with resources(request).database.write() as conn:
-        feed, token = await feeds.create_feed(conn, principal.user.id, datetime.now(UTC))
+    feed, token = await resources(request).feeds.create(principal.user)
     url = str(request.url.replace(path=f"/ical/{token}.ics", query=""))
     return api_response(request, {"id": feed.id, "url": url, "created_at": feed.created_at}, 201)
 
@@ -129,8 +120,7 @@ async def create_feed(request: Request) -> Response:
 )
 async def list_feeds(request: Request) -> Response:
     principal = await authenticate(request)
-    async with resources(request).database.read() as conn:
-        found = await feeds.list_feeds(conn, principal.user.id)
+    found = await resources(request).feeds.list(principal.user)
     items = [
         {"id": f.id, "created_at": f.created_at, "last_used_at": f.last_used_at} for f in found
     ]
@@ -147,8 +137,7 @@ async def list_feeds(request: Request) -> Response:
 )
 async def delete_feed(request: Request) -> Response:
     principal = await authenticate(request)
-    async with resources(request).database.write() as conn:
-        await feeds.delete_feed(conn, principal.user.id, request.path_params["feed_id"])
+    await resources(request).feeds.delete(principal.user, request.path_params["feed_id"])
     return Response(status_code=204)
 
 
@@ -165,13 +154,8 @@ async def delete_feed(request: Request) -> Response:
     )
 )
 async def feed_ics(request: Request) -> Response:
-    token = request.path_params["token"]
-    # The feed is looked up in the database on every request (no cache), so a
-    # revoked one answers 404 at once on every process.
-    async with resources(request).database.write() as conn:
-        user_id = await feeds.use_feed(conn, token, datetime.now(UTC))
-        found = await feeds.calendar_events(conn, user_id)
-    return _calendar_response(request, calendar_bytes(found))
+    body = await resources(request).feeds.calendar_of_token(request.path_params["token"])
+    return _calendar_response(request, body)
 
 
 routes = [

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
-from storage import engine
+from storage import edits
+from storage.changes import ReplaceDocument
 from storage.database import Database
 from storage.feeds import owned_event_id_by_uid
 from storage.ical_import import parse_calendar
-from storage.patch_diff import make_ops
 from storage.records import VersionRecord
 from storage.users import User
 
@@ -40,17 +39,18 @@ async def import_calendar(
         for item in series:
             existing = await owned_event_id_by_uid(conn, user.id, item.uid)
             if existing is None:
-                created = await engine.create_event(
+                created = await edits.create_event(
                     conn, user.id, item.document, now, uid=item.uid, origin="import"
                 )
                 result.created.append(created.id)
                 continue
-            edit = await engine.apply_edit(
+            edit = await edits.apply_edit(
                 conn,
                 event_id=existing,
                 user_id=user.id,
                 origin="import",
-                build_patch=_becoming(item.document),
+                # iCalendar has no metadata: the event keeps what its clients stored.
+                change=ReplaceDocument(item.document, keep=("metadata",)),
                 now=now,
             )
             if edit.version is None:
@@ -62,11 +62,3 @@ async def import_calendar(
     for event_id, version in committed:
         await notifier.version_committed(event_id, version)
     return result
-
-
-def _becoming(document: dict[str, Any]) -> engine.PatchBuilder:
-    def build(current: dict[str, Any]) -> list[dict[str, Any]]:
-        # iCalendar has no metadata: the event keeps what its clients stored there.
-        return make_ops(current, {**document, "metadata": current["metadata"]})
-
-    return build

@@ -1,0 +1,46 @@
+"""Calendar feeds and iCalendar exports: what /calendar.ics, /feeds and /ical/<token>.ics do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storage import feeds
+from storage.database import Database
+from storage.feeds import Feed
+from storage.ical_export import calendar_bytes
+from storage.users import User
+
+
+class Feeds:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def calendar(self, user: User, role: str | None = None) -> bytes:
+        """Every event the user can see (with that role, when given), as one VCALENDAR."""
+        async with self._db.read() as conn:
+            found = await feeds.calendar_events(conn, user.id, role)
+        return calendar_bytes(found)
+
+    async def create(self, user: User) -> tuple[Feed, str]:
+        """A new feed and its secret token (shown once: only its hash is kept)."""
+        async with self._db.write() as conn:
+            return await feeds.create_feed(conn, user.id, datetime.now(UTC))
+
+    async def list(self, user: User) -> list[Feed]:
+        async with self._db.read() as conn:
+            return await feeds.list_feeds(conn, user.id)
+
+    async def delete(self, user: User, feed_id: int) -> None:
+        async with self._db.write() as conn:
+            await feeds.delete_feed(conn, user.id, feed_id)
+
+    async def calendar_of_token(self, token: str) -> bytes:
+        """The calendar a feed URL serves; not_found for a token never issued or revoked.
+
+        Looked up in the database on every request (no cache), so a revoked feed
+        answers 404 at once on every process.
+        """
+        async with self._db.write() as conn:
+            user_id = await feeds.use_feed(conn, token, datetime.now(UTC))
+            found = await feeds.calendar_events(conn, user_id)
+        return calendar_bytes(found)
