@@ -181,6 +181,17 @@ async def test_import_creates_then_updates_by_uid(client: httpx.AsyncClient) -> 
         f"{EVENTS}/import", content=vcalendar(STANDUP), headers={**bob.headers, **ICS}
     )
     assert len(theirs.json()["created"]) == 1 and theirs.json()["created"] != [event_id]
+    # A UID is unique per owner: Bob cannot take over Alice's event with his UID.
+    await share(client, alice, event_id, bob, "editor")
+    transfer = await client.put(
+        f"{EVENTS}/{event_id}/permissions/{bob.id}", json={"role": "owner"}, headers=alice.headers
+    )
+    assert (
+        transfer.status_code == 422
+        and "uid" in transfer.json()["error"]["details"]["fields"]["role"]
+    )
+    owner = (await client.get(f"{EVENTS}/{event_id}", headers=alice.headers)).json()["owner_id"]
+    assert owner == alice.id
 
 
 @pytest.mark.parametrize(
