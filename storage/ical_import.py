@@ -18,15 +18,19 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Component, vRecur
+from icalendar import Calendar, vRecur
 from icalendar.timezone import tzid_from_tzinfo
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from storage.document import DEFAULTS, build_document, format_time
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.ical_export import rfc_until
 from storage.overrides import differences, without_orphans
 from storage.recurrence_rules import load_zone, parse_recurrence
+
+# A VEVENT as icalendar parsed it. Its properties are typed by name at run time
+# (vDDDTypes for DTSTART, vRecur for RRULE, ...), which no static type can follow.
+VEvent = Any
 
 MAX_SERIES = 500
 MAX_UID = 255
@@ -65,8 +69,8 @@ def parse_calendar(data: bytes) -> list[ImportedSeries]:
     calendar = _read(data)
     default_zone = _calendar_zone(calendar)
     vevents = calendar.walk("VEVENT")
-    masters: dict[str, tuple[int, Component]] = {}
-    exceptions: dict[str, list[tuple[int, Component]]] = {}
+    masters: dict[str, tuple[int, VEvent]] = {}
+    exceptions: dict[str, list[tuple[int, VEvent]]] = {}
     errors: dict[str, dict[str, Any]] = {}
     for index, vevent in enumerate(vevents):
         problems = {name: f"cannot be read: {why}" for name, why in _broken(vevent)}
@@ -102,7 +106,9 @@ def parse_calendar(data: bytes) -> list[ImportedSeries]:
     if errors:
         ordered = dict(sorted(errors.items(), key=lambda item: int(item[0])))
         raise TandemError(
-            "validation_error", f"{len(errors)} VEVENT(s) cannot be imported", {"errors": ordered}
+            ErrorCode.VALIDATION_ERROR,
+            f"{len(errors)} VEVENT(s) cannot be imported",
+            {"errors": ordered},
         )
     return series
 
@@ -123,7 +129,7 @@ def _read(data: bytes) -> Calendar:
     return calendar
 
 
-def _broken(vevent: Component) -> list[tuple[str, str]]:
+def _broken(vevent: VEvent) -> list[tuple[str, str]]:
     """The properties icalendar could not read (it keeps going, and records them)."""
     return [(str(name), str(why)) for name, why in getattr(vevent, "errors", [])]
 
@@ -155,7 +161,7 @@ def _utc(moment: datetime | date, zone: tzinfo) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _times(vevent: Component, zone: tzinfo) -> tuple[datetime | date, datetime, datetime]:
+def _times(vevent: VEvent, zone: tzinfo) -> tuple[datetime | date, datetime, datetime]:
     """(DTSTART as written, start, end) in UTC; DTEND, else DURATION, else RFC 5545's default."""
     if "DTSTART" not in vevent:
         raise _Refused({"DTSTART": "is required"})
@@ -173,13 +179,13 @@ def _times(vevent: Component, zone: tzinfo) -> tuple[datetime | date, datetime, 
     return written, start, end
 
 
-def _text(vevent: Component, name: str) -> str | None:
+def _text(vevent: VEvent, name: str) -> str | None:
     value = vevent.get(name)
     return None if value is None else str(value)
 
 
 def _series(
-    vevent: Component, exceptions: list[tuple[int, Component]], default_zone: str
+    vevent: VEvent, exceptions: list[tuple[int, VEvent]], default_zone: str
 ) -> dict[str, Any]:
     written = vevent.get("DTSTART")
     if written is None:
@@ -223,7 +229,7 @@ def _series(
             "start_time": format_time(occ_start),
             "end_time": format_time(occ_end),
         }
-    document = {
+    document: dict[str, Any] = {
         **fields,
         "start_time": format_time(start),
         "end_time": format_time(end),
@@ -283,7 +289,7 @@ def _rule_line(rule: vRecur, zone: ZoneInfo, all_day: bool) -> str:
     return f"RRULE:{rule.to_ical().decode()}"
 
 
-def _recurrence_lines(vevent: Component, zone: ZoneInfo, all_day: bool) -> list[str]:
+def _recurrence_lines(vevent: VEvent, zone: ZoneInfo, all_day: bool) -> list[str]:
     lines = [_rule_line(rule, zone, all_day) for rule in _all(vevent, "RRULE")]
     for name in ("RDATE", "EXDATE"):
         for values in _all(vevent, name):
@@ -304,7 +310,7 @@ def _recurrence_lines(vevent: Component, zone: ZoneInfo, all_day: bool) -> list[
     return lines
 
 
-def _all(vevent: Component, name: str) -> list[Any]:
+def _all(vevent: VEvent, name: str) -> list[Any]:
     value = vevent.get(name)
     if value is None:
         return []

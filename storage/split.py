@@ -110,7 +110,8 @@ def _split_dates(
 ) -> tuple[list[str], list[str]]:
     """An RDATE or EXDATE line as the values before the moment and those from it on."""
     head, _, value = line.partition(":")
-    before, after = [], []
+    before: list[str] = []
+    after: list[str] = []
     for text in value.split(","):
         parsed = parse_recurrence([f"{head}:{text.strip()}"], zone)
         moments = parsed.rdates + parsed.exdates

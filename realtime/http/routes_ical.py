@@ -11,7 +11,7 @@ from realtime.http import wire_models
 from realtime.http.bodies import api_response, read_body
 from realtime.http.openapi import Operation, Param, describe
 from realtime.services import authenticate, resources
-from storage.errors import TandemError, validation_error
+from storage.errors import ErrorCode, TandemError, validation_error
 from storage.ical_export import MEDIA_TYPE, calendar_bytes, etag_of
 from storage.roles import ROLES
 
@@ -39,7 +39,7 @@ def _calendar_response(request: Request, body: bytes) -> Response:
         headers=(IF_NONE_MATCH,),
         responses={200: str, 304: None},
         media=ICS,
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
         etag=True,
     )
 )
@@ -87,7 +87,9 @@ async def import_events(request: Request) -> Response:
     kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind != "text/calendar":
         raise TandemError(
-            "unsupported_media_type", "send the file as text/calendar", {"accepted": list(ICS)}
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "send the file as text/calendar",
+            {"accepted": list(ICS)},
         )
     data = await read_body(request, state.settings.max_body_bytes)
     done = await state.calendar.import_calendar(principal.user, data)
@@ -132,7 +134,7 @@ async def list_feeds(request: Request) -> Response:
         summary="Revoke a feed: its URL answers 404 at once",
         tag="icalendar",
         responses={204: None},
-        errors=("not_found",),
+        errors=(ErrorCode.NOT_FOUND,),
     )
 )
 async def delete_feed(request: Request) -> Response:
@@ -148,7 +150,7 @@ async def delete_feed(request: Request) -> Response:
         headers=(IF_NONE_MATCH,),
         responses={200: str, 304: None},
         media=ICS,
-        errors=("not_found", "unavailable"),
+        errors=(ErrorCode.NOT_FOUND, ErrorCode.UNAVAILABLE),
         auth=False,
         etag=True,
     )

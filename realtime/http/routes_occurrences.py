@@ -13,8 +13,14 @@ from realtime.http.params import if_match
 from realtime.services import authenticate, resources
 from realtime.wire import event_json
 from storage.edits import EditResult
+from storage.errors import ErrorCode
 
-EDIT_ERRORS = ("not_found", "forbidden", "precondition_failed", "invalid_event")
+EDIT_ERRORS = (
+    ErrorCode.NOT_FOUND,
+    ErrorCode.FORBIDDEN,
+    ErrorCode.PRECONDITION_FAILED,
+    ErrorCode.INVALID_EVENT,
+)
 
 
 def _edited(request: Request, result: EditResult) -> Response:
@@ -81,7 +87,7 @@ async def cancel_occurrence(request: Request) -> Response:
         body=wire_models.SplitRequest,
         headers=(IF_MATCH,),
         responses={201: wire_models.SplitEvents},
-        errors=("not_found", "forbidden", "precondition_failed"),
+        errors=EDIT_ERRORS[:3],
     )
 )
 async def split_series(request: Request) -> Response:

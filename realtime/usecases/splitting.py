@@ -39,7 +39,7 @@ async def split(
     if_match: int | None = None,
 ) -> Split:
     occurrence_id, changes = body.get("occurrence_id"), body.get("changes", {})
-    problems = {}
+    problems: dict[str, str] = {}
     if not isinstance(occurrence_id, str):
         problems["occurrence_id"] = "must be an occurrence id (a string)"
     if not isinstance(changes, dict):
@@ -48,6 +48,7 @@ async def split(
     problems.update({name: "unknown field" for name in unknown})
     if problems:
         raise validation_error(problems)
+    assert isinstance(occurrence_id, str) and isinstance(changes, dict)
     now = datetime.now(UTC)
     async with database.write() as conn:
         # The role first, so that a stranger learns nothing about the occurrences.

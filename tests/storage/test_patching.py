@@ -31,22 +31,6 @@ def refused(code: str, document_: dict[str, Any], ops: list[Any]) -> TandemError
 # --- check_ops ----------------------------------------------------------------------
 
 
-def test_roots_are_the_ten_document_fields() -> None:
-    """Only the ten document fields may be patched (overrides since v1.1)."""
-    assert {
-        "title",
-        "description",
-        "location",
-        "start_time",
-        "end_time",
-        "timezone",
-        "all_day",
-        "recurrence",
-        "metadata",
-        "overrides",
-    } == PATCHABLE_ROOTS
-
-
 @pytest.mark.parametrize("ops", [[], None, {}, "[]", {"op": "add"}, 3, ({"op": "remove"},)])
 def test_check_ops_refuses_empty_and_non_list(ops: Any) -> None:
     """An empty patch or one that is not a list is invalid_patch."""
