@@ -14,7 +14,14 @@ import { applyPatch, touchedFields } from "./jsonpatch.js";
 import { toWire } from "./ui.js";
 
 // Changes to these move occurrences, which only the server expands.
-const LAYOUT_FIELDS = new Set(["start_time", "end_time", "recurrence", "timezone", "all_day"]);
+const LAYOUT_FIELDS = new Set([
+  "start_time",
+  "end_time",
+  "recurrence",
+  "timezone",
+  "all_day",
+  "overrides",
+]);
 const WEEK_RELOAD_DELAY_MS = 80;
 
 export class EventStore extends EventTarget {
@@ -99,6 +106,7 @@ export class EventStore extends EventTarget {
       if (!this.events.get(item.id)?.recurrence.length) continue;
       occurrences.push({
         eventId: item.id,
+        occurrenceId: item.occurrence_id,
         start: new Date(item.occurrence_start),
         end: new Date(item.occurrence_end),
       });
