@@ -68,3 +68,47 @@ async def test_moved_occurrences_show_where_they_now_are(
     # The series' own occurrences keep its title.
     monday = page.page.locator(".day-column").nth(0)
     await expect(monday.locator(".event-title")).to_have_text("↻ Standup")
+
+
+async def test_deleting_an_occurrence_asks_which(
+    new_page: NewPage, client: httpx.AsyncClient
+) -> None:
+    """Delete on an occurrence offers this event / this and following / all events, and
+    each removes what it says."""
+    ann = await register(client, "ann")
+    await create_event(
+        client,
+        ann,
+        title="Standup",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
+        **this_week(0, 9.5, 15),
+    )
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    columns = page.page.locator(".day-column")
+    standups = page.page.locator(".event-block", has_text="Standup")
+    await expect(standups).to_have_count(5)
+
+    await columns.nth(1).locator(".event-block").click()
+    await page.panel.get_by_role("button", name="Delete").click()
+    choice = page.panel.get_by_role("group", name="Delete which?")
+    await expect(choice).to_be_visible()
+    await page.screenshot("delete-which")
+    await choice.get_by_role("button", name="This event").click()
+    await expect(standups).to_have_count(4)
+    await expect(columns.nth(1).locator(".event-block")).to_have_count(0)
+
+    await columns.nth(3).locator(".event-block").click()
+    await page.panel.get_by_role("button", name="Delete").click()
+    await choice.get_by_role("button", name="This and following").click()
+    await expect(standups).to_have_count(2)
+    for day in (0, 2):
+        await expect(columns.nth(day).locator(".event-block")).to_have_count(1)
+    mine = await client.get("/api/v1/events", headers=ann.headers)
+    [series] = mine.json()["items"]
+    assert any("UNTIL=" in line for line in series["recurrence"])
+
+    await columns.nth(0).locator(".event-block").click()
+    await page.panel.get_by_role("button", name="Delete").click()
+    await choice.get_by_role("button", name="All events").click()
+    await expect(standups).to_have_count(0)

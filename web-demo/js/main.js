@@ -40,8 +40,8 @@ function startCalendar() {
     onClosed: () => week.render(),
   });
   const week = new WeekView(document.getElementById("week"), store, {
-    onOpen: (eventId) => {
-      panel.open(eventId);
+    onOpen: (eventId, occurrenceId) => {
+      panel.open(eventId, { occurrenceId });
       week.render();
     },
     onCreate: (start) => createAt(store, panel, start),

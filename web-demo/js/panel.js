@@ -47,6 +47,16 @@ export class EventPanel {
       { class: "btn ghost danger", onclick: () => this._delete() },
       "Delete",
     );
+    const choice = (scope, label) =>
+      h("button", { class: "btn", onclick: () => this._deleteIn(scope) }, label);
+    this.scope = h(
+      "div",
+      { class: "scope-choice", role: "group", "aria-label": "Delete which?", hidden: true },
+      h("span", {}, "Delete which?"),
+      choice("this", "This event"),
+      choice("following", "This and following"),
+      choice("all", "All events"),
+    );
     this.notice = h("div", {
       class: "notice",
       role: "alert",
@@ -91,6 +101,7 @@ export class EventPanel {
             "×",
           ),
         ),
+        this.scope,
         this.presence,
         h("nav", { class: "tabs" }, this.tabs.details, this.tabs.history, this.tabs.activity),
       ),
@@ -122,9 +133,13 @@ export class EventPanel {
     );
   }
 
-  open(eventId, { focusTitle = false } = {}) {
+  open(eventId, { focusTitle = false, occurrenceId = null } = {}) {
     if (this.eventId !== eventId) this._flushTyping();
     this.eventId = eventId;
+    // The occurrence clicked, for "this event / this and following" (null: a single
+    // event, or one opened some other way).
+    this.occurrenceId = occurrenceId;
+    this.scope.hidden = true;
     this.store.setOpen(eventId);
     this.root.hidden = false;
     this._hideNotice();
@@ -289,6 +304,10 @@ export class EventPanel {
   }
 
   async _delete() {
+    if (this.event.recurrence.length && this.occurrenceId) {
+      this.scope.hidden = !this.scope.hidden;
+      return;
+    }
     const button = this.deleteButton;
     if (!button.classList.contains("confirm")) {
       button.classList.add("confirm");
@@ -299,8 +318,18 @@ export class EventPanel {
       }, 3000);
       return;
     }
+    await this._deleteIn("all");
+  }
+
+  /** Delete the clicked occurrence ("this"), it and the later ones ("following"), or
+   *  the whole series ("all"). */
+  async _deleteIn(scope) {
+    this.scope.hidden = true;
+    const { eventId, occurrenceId } = this;
     try {
-      await this.store.remove(this.eventId);
+      if (scope === "this") await this.store.cancelOccurrence(eventId, occurrenceId);
+      else if (scope === "following") await this.store.cancelFollowing(eventId, occurrenceId);
+      else await this.store.remove(eventId);
     } catch (error) {
       toast(error.message, "error");
     }

@@ -150,6 +150,24 @@ export class EventStore extends EventTarget {
     await this.api.request("DELETE", `/events/${eventId}`);
   }
 
+  /** Cancel one occurrence of a recurring event (an EXDATE, its override dropped). */
+  async cancelOccurrence(eventId, occurrenceId) {
+    await this.api.request("DELETE", `/events/${eventId}/occurrences/${occurrenceId}`);
+    this.scheduleWeekReload();
+  }
+
+  /** Cancel an occurrence and every later one: the series is split there and the
+   *  new series (from that occurrence on) deleted. From the first one, that is all. */
+  async cancelFollowing(eventId, occurrenceId) {
+    const event = this.events.get(eventId);
+    if (occurrenceId === event.start_time) return this.remove(eventId);
+    const { after } = await this.api.request("POST", `/events/${eventId}/split`, {
+      occurrence_id: occurrenceId,
+    });
+    await this.remove(after.id);
+    this.scheduleWeekReload();
+  }
+
   setOpen(eventId) {
     const previous = this.openId;
     this.openId = eventId;

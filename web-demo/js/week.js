@@ -192,7 +192,7 @@ export class WeekView {
         },
         onclick: (click) => {
           click.stopPropagation();
-          this.onOpen(event.id);
+          this.onOpen(event.id, occurrence.occurrenceId);
         },
       },
       h(
