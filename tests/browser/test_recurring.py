@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -112,3 +113,58 @@ async def test_deleting_an_occurrence_asks_which(
     await page.panel.get_by_role("button", name="Delete").click()
     await choice.get_by_role("button", name="All events").click()
     await expect(standups).to_have_count(0)
+
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:retro@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
+    "SUMMARY:Retro\r\nDTSTART:{start}\r\nDTEND:{end}\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:broken@example.com\r\nSUMMARY:No start\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+async def test_subscribe_and_import(new_page: NewPage, client: httpx.AsyncClient) -> None:
+    """The calendar dialog makes a feed URL that serves the calendar and can be revoked,
+    and imports an .ics file (a refused one names the VEVENT and adds nothing)."""
+    ann = await register(client, "ann")
+    await create_event(client, ann, title="Planning", **this_week(1, 10, 60))
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    await page.page.get_by_role("button", name="Subscribe & import").click()
+    dialog = page.page.get_by_role("dialog", name="Calendar")
+    await dialog.get_by_role("button", name="New subscription URL").click()
+    url = dialog.get_by_label("Subscription URL")
+    await expect(url).to_have_value(re.compile(r"/ical/[A-Za-z0-9_-]{43}\.ics$"))
+    await dialog.get_by_role("button", name="Copy").click()
+    await expect(dialog.get_by_role("button", name="Copied")).to_be_visible()
+    feed = httpx.URL(await url.input_value()).path
+    served = await client.get(feed)
+    assert served.status_code == 200 and b"SUMMARY:Planning" in served.content
+    await expect(dialog.get_by_test_id("feeds").locator("li")).to_have_count(1)
+    await page.screenshot("subscribe")
+    await dialog.get_by_role("button", name="Revoke").click()
+    await expect(dialog.get_by_test_id("feeds").locator("li")).to_have_count(0)
+    assert (await client.get(feed)).status_code == 404
+
+    retro = this_week(3, 16, 45)
+    moments = {
+        key: datetime.fromisoformat(retro[f"{key}_time"]).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for key in ("start", "end")
+    }
+    calendar = ICS.format(**moments)
+    files = dialog.get_by_label("File")
+    await files.set_input_files(
+        files=[{"name": "team.ics", "mimeType": "text/calendar", "buffer": calendar.encode()}]
+    )
+    await dialog.get_by_role("button", name="Import").click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("Event 2: DTSTART is required")
+    await expect(page.block("Retro")).to_have_count(0)
+    good = calendar.split("BEGIN:VEVENT\r\nUID:broken")[0] + "END:VCALENDAR\r\n"
+    await files.set_input_files(
+        files=[{"name": "team.ics", "mimeType": "text/calendar", "buffer": good.encode()}]
+    )
+    await dialog.get_by_role("button", name="Import").click()
+    await expect(page.toast("1 new")).to_be_visible()
+    await dialog.get_by_role("button", name="Close").click()
+    await expect(page.block("Retro")).to_be_visible()
