@@ -168,3 +168,52 @@ async def test_subscribe_and_import(new_page: NewPage, client: httpx.AsyncClient
     await expect(page.toast("1 new")).to_be_visible()
     await dialog.get_by_role("button", name="Close").click()
     await expect(page.block("Retro")).to_be_visible()
+
+
+async def test_editing_an_occurrence_asks_which(
+    new_page: NewPage, client: httpx.AsyncClient
+) -> None:
+    """Edits to an occurrence go to this event only, to it and the following ones (a new
+    series), or to all events, as chosen."""
+    ann = await register(client, "ann")
+    await create_event(
+        client,
+        ann,
+        title="Standup",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
+        **this_week(0, 9.5, 15),
+    )
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    columns = page.page.locator(".day-column")
+    titles = page.page.locator(".event-block .event-title")
+    await expect(titles).to_have_count(5)
+
+    await columns.nth(2).locator(".event-block").click()
+    which = page.panel.get_by_role("group", name="Edit which?")
+    await which.get_by_role("button", name="This event").click()
+    await expect(page.field("start_time")).to_have_value(re.compile(r"T09:30$"))
+    await page.screenshot("edit-which")
+    await page.field("title").fill("Standup (Wed)")
+    await page.field("title").blur()
+    await expect(columns.nth(2).locator(".event-title")).to_have_text("↻ Standup (Wed)")
+    await expect(columns.nth(1).locator(".event-title")).to_have_text("↻ Standup")
+
+    await columns.nth(3).locator(".event-block").click()
+    await which.get_by_role("button", name="This and following").click()
+    await page.field("title").fill("Daily sync")
+    await page.field("title").blur()
+    for day, title in enumerate(
+        ["Standup", "Standup", "Standup (Wed)", "Daily sync", "Daily sync"]
+    ):
+        await expect(columns.nth(day).locator(".event-title")).to_have_text(f"↻ {title}")
+    mine = (await client.get("/api/v1/events", headers=ann.headers)).json()["items"]
+    assert sorted(event["title"] for event in mine) == ["Daily sync", "Standup"]
+
+    await columns.nth(0).locator(".event-block").click()
+    await which.get_by_role("button", name="All events").click()
+    await page.field("location").fill("Room 2")
+    await page.field("location").blur()
+    for day in range(3):
+        await expect(columns.nth(day).locator(".event-time")).to_contain_text("Room 2")
+    await expect(columns.nth(3).locator(".event-time")).not_to_contain_text("Room 2")

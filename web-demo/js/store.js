@@ -150,6 +150,22 @@ export class EventStore extends EventTarget {
     await this.api.request("DELETE", `/events/${eventId}`);
   }
 
+  /** Change one occurrence of a recurring event only (its override). */
+  async setOccurrence(eventId, occurrenceId, fields) {
+    await this.api.request("PUT", `/events/${eventId}/occurrences/${occurrenceId}`, fields);
+  }
+
+  /** "This and following": a new series from that occurrence on, with `changes`. */
+  async splitFrom(eventId, occurrenceId, changes) {
+    const { after } = await this.api.request("POST", `/events/${eventId}/split`, {
+      occurrence_id: occurrenceId,
+      changes,
+    });
+    this._remember(after);
+    this.scheduleWeekReload();
+    return after;
+  }
+
   /** Cancel one occurrence of a recurring event (an EXDATE, its override dropped). */
   async cancelOccurrence(eventId, occurrenceId) {
     await this.api.request("DELETE", `/events/${eventId}/occurrences/${occurrenceId}`);
