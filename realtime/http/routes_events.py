@@ -51,7 +51,8 @@ def _event_response(request: Request, event: EventRecord, role: str, status: int
     return api_response(request, event_json(event, role), status, {"ETag": f'"{event.version}"'})
 
 
-def _edit_response(request: Request, result: EditResult) -> Response:
+def edit_response(request: Request, result: EditResult) -> Response:
+    """An edited event, with its ETag (also the occurrence routes' answer)."""
     return _event_response(request, result.event, result.role)
 
 
@@ -209,7 +210,7 @@ async def update_event(request: Request) -> Response:
         if_match=if_match(request),
         reject_conflicts=on_conflict_reject(request),
     )
-    return _edit_response(request, result)
+    return edit_response(request, result)
 
 
 @describe(
@@ -235,7 +236,7 @@ async def patch_event(request: Request) -> Response:
     result = await resources(request).calendar.patch(
         principal.user, request.path_params["event_id"], ops, if_match=if_match(request)
     )
-    return _edit_response(request, result)
+    return edit_response(request, result)
 
 
 @describe(

@@ -10,9 +10,9 @@ from realtime.http import wire_models
 from realtime.http.bodies import api_response, parse_object
 from realtime.http.openapi import IF_MATCH, Operation, describe
 from realtime.http.params import if_match
+from realtime.http.routes_events import edit_response
 from realtime.services import authenticate, resources
 from realtime.wire import event_json
-from storage.edits import EditResult
 from storage.errors import ErrorCode
 
 EDIT_ERRORS = (
@@ -21,13 +21,6 @@ EDIT_ERRORS = (
     ErrorCode.PRECONDITION_FAILED,
     ErrorCode.INVALID_EVENT,
 )
-
-
-def _edited(request: Request, result: EditResult) -> Response:
-    event = result.event
-    return api_response(
-        request, event_json(event, result.role), 200, {"ETag": f'"{event.version}"'}
-    )
 
 
 @describe(
@@ -53,7 +46,7 @@ async def set_occurrence(request: Request) -> Response:
         body,
         if_match=if_match(request),
     )
-    return _edited(request, result)
+    return edit_response(request, result)
 
 
 @describe(
@@ -74,7 +67,7 @@ async def cancel_occurrence(request: Request) -> Response:
         request.path_params["occurrence_id"],
         if_match=if_match(request),
     )
-    return _edited(request, result)
+    return edit_response(request, result)
 
 
 @describe(

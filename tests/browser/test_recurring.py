@@ -8,15 +8,30 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from playwright.async_api import expect
 
-from tests.browser.helpers import NewPage
+from tests.browser.helpers import DemoPage, NewPage
 from tests.browser.test_week import this_week
-from tests.support import create_event, register
+from tests.support import Account, create_event, register
 
 
 def occurrence_id(fields: dict[str, str], day: int) -> str:
     """The id of the occurrence `day` days after the series' first one (same clock time)."""
     first = datetime.fromisoformat(fields["start_time"]) + timedelta(days=day)
     return first.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def standup_week(new_page: NewPage, client: httpx.AsyncClient) -> tuple[Account, DemoPage]:
+    """Ann, with a standup every day of this week from Monday to Friday, logged in."""
+    ann = await register(client, "ann")
+    await create_event(
+        client,
+        ann,
+        title="Standup",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
+        **this_week(0, 9.5, 15),
+    )
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    return ann, page
 
 
 async def test_moved_occurrences_show_where_they_now_are(
@@ -76,16 +91,7 @@ async def test_deleting_an_occurrence_asks_which(
 ) -> None:
     """Delete on an occurrence offers this event / this and following / all events, and
     each removes what it says."""
-    ann = await register(client, "ann")
-    await create_event(
-        client,
-        ann,
-        title="Standup",
-        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
-        **this_week(0, 9.5, 15),
-    )
-    page = await new_page()
-    await page.log_in("ann", ann.password)
+    ann, page = await standup_week(new_page, client)
     columns = page.page.locator(".day-column")
     standups = page.page.locator(".event-block", has_text="Standup")
     await expect(standups).to_have_count(5)
@@ -175,16 +181,7 @@ async def test_editing_an_occurrence_asks_which(
 ) -> None:
     """Edits to an occurrence go to this event only, to it and the following ones (a new
     series), or to all events, as chosen."""
-    ann = await register(client, "ann")
-    await create_event(
-        client,
-        ann,
-        title="Standup",
-        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
-        **this_week(0, 9.5, 15),
-    )
-    page = await new_page()
-    await page.log_in("ann", ann.password)
+    ann, page = await standup_week(new_page, client)
     columns = page.page.locator(".day-column")
     titles = page.page.locator(".event-block .event-title")
     await expect(titles).to_have_count(5)

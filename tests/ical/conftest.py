@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_postgres_schema, migrated
+
+# The same per-test WebSocket clients as the realtime tests, on this package's server.
+from tests.realtime.conftest import sockets  # noqa: F401
 from tests.support import RunningServer, server_settings, start_server
-from tests.ws_client import Sockets
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -38,13 +40,3 @@ async def server(
 async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         yield http
-
-
-@pytest.fixture
-async def sockets(server: RunningServer) -> AsyncIterator[Sockets]:
-    """WebSocket clients of this test, closed at its end."""
-    pool = Sockets()
-    try:
-        yield pool
-    finally:
-        await pool.close_all()

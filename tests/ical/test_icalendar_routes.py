@@ -6,7 +6,7 @@ import httpx
 import pytest
 from icalendar import Calendar
 
-from tests.support import RunningServer, create_event, register, share, start_server
+from tests.support import RunningServer, create_event, error_code, register, share, start_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -15,10 +15,6 @@ ICS = {"Content-Type": "text/calendar"}
 WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10", "EXDATE:20260309T080000Z"]
 MARCH_16 = "2026-03-16T08:00:00Z"
 MOVED = {"start_time": "2026-03-17T12:00:00Z", "end_time": "2026-03-17T13:00:00Z"}
-
-
-def code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 def vevent(uid: str, *lines: str) -> str:
@@ -126,13 +122,13 @@ async def test_calendar_and_feeds(server: RunningServer, client: httpx.AsyncClie
             gone = await client.delete(f"/api/v1/feeds/{feed_id}", headers=alice.headers)
             assert gone.status_code == 204
             after = await second.get(path)
-            assert after.status_code == 404 and code(after) == "not_found"
+            assert after.status_code == 404 and error_code(after) == "not_found"
     finally:
         await other.stop()
     token = path.removeprefix("/ical/").removesuffix(".ics")
     for wrong in (token[:-1], token + "A", "A" * len(token)):
         answer = await client.get(f"/ical/{wrong}.ics")
-        assert answer.status_code == 404 and code(answer) == "not_found"
+        assert answer.status_code == 404 and error_code(answer) == "not_found"
 
 
 async def test_import_creates_then_updates_by_uid(client: httpx.AsyncClient) -> None:
@@ -236,7 +232,7 @@ async def test_import_refuses_what_it_cannot_represent(
     """A file Tandem cannot take is 422 naming the body or the VEVENT index; nothing is written."""
     alice = await register(client)
     response = await client.post(f"{EVENTS}/import", content=body, headers={**alice.headers, **ICS})
-    assert response.status_code == 422 and code(response) == "validation_error", response.text
+    assert response.status_code == 422 and error_code(response) == "validation_error", response.text
     details = response.json()["error"]["details"]
     problems = details["fields"] if where == "body" else details["errors"][where]["fields"]
     assert what in str(problems), problems
@@ -248,9 +244,9 @@ async def test_import_limits(client: httpx.AsyncClient) -> None:
     alice = await register(client)
     url = f"{EVENTS}/import"
     huge = await client.post(url, content=b"X" * (2 << 20), headers={**alice.headers, **ICS})
-    assert huge.status_code == 413 and code(huge) == "too_large"
+    assert huge.status_code == 413 and error_code(huge) == "too_large"
     wrong = await client.post(url, content=vcalendar(STANDUP), headers=alice.headers)
-    assert wrong.status_code == 415 and code(wrong) == "unsupported_media_type"
+    assert wrong.status_code == 415 and error_code(wrong) == "unsupported_media_type"
     many = vcalendar(*(STANDUP.replace("standup@", f"s{n}@") for n in range(501)))
     refused = await client.post(url, content=many, headers={**alice.headers, **ICS})
     assert (

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Account, create_event, register, share
+from tests.support import Account, create_event, error_code, register, share
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -19,10 +19,6 @@ PATCH_JSON = {"Content-Type": "application/json-patch+json"}
 WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10", "EXDATE:20260309T080000Z"]
 MARCH_16 = "2026-03-16T08:00:00Z"
 MOVED = {"start_time": "2026-03-17T12:00:00Z", "end_time": "2026-03-17T13:00:00Z"}
-
-
-def code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 def fields_of(response: httpx.Response) -> dict[str, str]:
@@ -123,7 +119,7 @@ async def test_occurrence_route_keeps_only_the_differences(client: httpx.AsyncCl
     stale = await client.put(
         url, json={"location": "Room 3"}, headers={**alice.headers, "If-Match": '"1"'}
     )
-    assert stale.status_code == 412 and code(stale) == "precondition_failed"
+    assert stale.status_code == 412 and error_code(stale) == "precondition_failed"
     # Setting it back to the series' own values (09:00 Paris is 08:00Z) removes the
     # override altogether.
     back = await client.put(
@@ -162,7 +158,7 @@ async def test_cancel_adds_an_exdate_and_drops_the_override(client: httpx.AsyncC
     again = await client.delete(
         f"{EVENTS}/{event['id']}/occurrences/{MARCH_16}", headers=alice.headers
     )
-    assert again.status_code == 404 and code(again) == "not_found"
+    assert again.status_code == 404 and error_code(again) == "not_found"
 
 
 async def test_occurrence_routes_refuse_who_and_what_they_must(client: httpx.AsyncClient) -> None:
@@ -179,11 +175,11 @@ async def test_occurrence_routes_refuse_who_and_what_they_must(client: httpx.Asy
     ):
         for method in ("PUT", "DELETE"):
             answer = await client.request(method, path, json={"title": "x"}, headers=alice.headers)
-            assert answer.status_code == 404 and code(answer) == "not_found", (method, path)
+            assert answer.status_code == 404 and error_code(answer) == "not_found", (method, path)
     stranger = await client.put(f"{base}/{MARCH_16}", json={"title": "x"}, headers=mallory.headers)
     assert stranger.status_code == 404
     refused = await client.delete(f"{base}/{MARCH_16}", headers=viewer.headers)
-    assert refused.status_code == 403 and code(refused) == "forbidden"
+    assert refused.status_code == 403 and error_code(refused) == "forbidden"
     single = await create_event(client, alice)
     answer = await client.put(
         f"{EVENTS}/{single['id']}/occurrences/2026-03-02T08:00:00Z",
@@ -220,7 +216,7 @@ async def test_bad_overrides_name_their_pointer(client: httpx.AsyncClient) -> No
             json=[{"op": "add", "path": "/overrides", "value": overrides}],
             headers={**alice.headers, **PATCH_JSON},
         )
-        assert answer.status_code == 422 and code(answer) == "invalid_event", overrides
+        assert answer.status_code == 422 and error_code(answer) == "invalid_event", overrides
         assert reason in fields_of(answer)[pointer], fields_of(answer)
     single = await client.post(
         EVENTS,
@@ -265,7 +261,7 @@ async def test_a_rule_change_orphans_overrides(client: httpx.AsyncClient) -> Non
         json=[{"op": "replace", "path": "/recurrence", "value": shorter}],
         headers={**alice.headers, **PATCH_JSON},
     )
-    assert patched.status_code == 422 and code(patched) == "invalid_event"
+    assert patched.status_code == 422 and error_code(patched) == "invalid_event"
     assert f"overrides/{MARCH_16}" in fields_of(patched)
     put = await client.put(url, json={"recurrence": shorter}, headers=alice.headers)
     assert put.status_code == 200, put.text
@@ -320,7 +316,7 @@ async def test_conflicts_see_moved_occurrences(client: httpx.AsyncClient) -> Non
     refused = await client.post(
         EVENTS, params={"on_conflict": "reject"}, json=lunch, headers=alice.headers
     )
-    assert refused.status_code == 409 and code(refused) == "schedule_conflict"
+    assert refused.status_code == 409 and error_code(refused) == "schedule_conflict"
     assert refused.json()["error"]["details"]["conflicts"] == [
         {
             "event_id": event["id"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, register, share
+from tests.support import RunningServer, create_event, error_code, register, share
 from tests.ws_client import Sockets, is_type
 
 pytestmark = pytest.mark.timeout(120)
@@ -14,10 +14,6 @@ EVENTS = "/api/v1/events"
 WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10", "EXDATE:20260309T080000Z,20260330T070000Z"]
 OVERRIDES = {"2026-03-16T08:00:00Z": {"title": "early"}, "2026-04-06T07:00:00Z": {"title": "late"}}
 SPRING = {"expand": "true", "start": "2026-03-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}
-
-
-def code(response: httpx.Response) -> str:
-    return response.json()["error"]["code"]
 
 
 async def test_split_ends_the_series_and_starts_a_new_one(
@@ -87,19 +83,19 @@ async def test_split_refuses_without_writing(client: httpx.AsyncClient) -> None:
         answer = await client.post(
             url, json={"occurrence_id": occurrence_id}, headers=alice.headers
         )
-        assert answer.status_code == 422 and code(answer) == "validation_error", occurrence_id
+        assert answer.status_code == 422 and error_code(answer) == "validation_error", occurrence_id
         assert "occurrence_id" in answer.json()["error"]["details"]["fields"]
     bad_changes = await client.post(
         url,
         json={"occurrence_id": "2026-03-23T08:00:00Z", "changes": {"title": ""}},
         headers=alice.headers,
     )
-    assert bad_changes.status_code == 422 and code(bad_changes) == "validation_error"
+    assert bad_changes.status_code == 422 and error_code(bad_changes) == "validation_error"
     split = {"occurrence_id": "2026-03-23T08:00:00Z"}
     viewer = await client.post(url, json=split, headers=vera.headers)
-    assert viewer.status_code == 403 and code(viewer) == "forbidden"
+    assert viewer.status_code == 403 and error_code(viewer) == "forbidden"
     stranger = await client.post(url, json=split, headers=mallory.headers)
-    assert stranger.status_code == 404 and code(stranger) == "not_found"
+    assert stranger.status_code == 404 and error_code(stranger) == "not_found"
     stale = await client.post(url, json=split, headers={**alice.headers, "If-Match": '"7"'})
     assert stale.status_code == 412
     single = await create_event(client, alice)
