@@ -1,7 +1,7 @@
 """Occurrence overrides and iCalendar UIDs on events; calendar feeds.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
