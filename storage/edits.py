@@ -114,7 +114,7 @@ async def create_event(
         conn,
         VersionRecord(event.id, 1, author_id, origin, None, creation_ops(document), document, now),
     )
-    created = audit.entry("event_create", now, owner_id, event_id=event.id, version=1)
+    created = audit.entry("event_create", now, author_id, event_id=event.id, version=1)
     await audit.append_to_event(conn, created, previous="")
     return event
 

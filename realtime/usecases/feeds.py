@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from storage import feeds
+from storage import audit, feeds
 from storage.database import Database
 from storage.feeds import Feed
 from storage.ical_export import calendar_bytes
@@ -25,16 +25,21 @@ class Feeds:
 
     async def create(self, user: User) -> tuple[Feed, str]:
         """A new feed and its secret token (shown once: only its hash is kept)."""
+        now = datetime.now(UTC)
         async with self._db.write() as conn:
-            return await feeds.create_feed(conn, user.id, datetime.now(UTC))
+            created = await feeds.create_feed(conn, user.id, now)
+            await audit.append_to_account(conn, audit.entry("feed_create", now, user.id), user.id)
+        return created
 
     async def list(self, user: User) -> list[Feed]:
         async with self._db.read() as conn:
             return await feeds.list_feeds(conn, user.id)
 
     async def delete(self, user: User, feed_id: int) -> None:
+        now = datetime.now(UTC)
         async with self._db.write() as conn:
             await feeds.delete_feed(conn, user.id, feed_id)
+            await audit.append_to_account(conn, audit.entry("feed_delete", now, user.id), user.id)
 
     async def calendar_of_token(self, token: str) -> bytes:
         """The calendar a feed URL serves; not_found for a token never issued or revoked.

@@ -13,7 +13,7 @@ from typing import Any
 
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
-from storage import edits, permissions
+from storage import audit, edits, permissions
 from storage.changes import ReplaceDocument
 from storage.database import Database
 from storage.edits import EditResult
@@ -67,6 +67,12 @@ async def split(
             if_match=if_match,
         )
         after = await edits.create_event(conn, before.event.owner_id, new, now, author_id=user.id)
+        # The split itself, on the old series' chain; the new series' own chain starts
+        # with its event_create.
+        split_record = audit.entry(
+            "event_split", now, user.id, event_id=event_id, target_user_id=None
+        )
+        await audit.append_to_event(conn, split_record)
         shared = [
             p for p in await permissions.list_permissions(conn, event_id) if p.role != "owner"
         ]

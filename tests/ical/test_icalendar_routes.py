@@ -125,6 +125,9 @@ async def test_calendar_and_feeds(server: RunningServer, client: httpx.AsyncClie
             assert after.status_code == 404 and error_code(after) == "not_found"
     finally:
         await other.stop()
+    trail = await client.get("/api/v1/audit", headers=alice.headers)
+    actions = [r["action"] for r in trail.json()["items"]]
+    assert actions.count("feed_create") == 1 and actions.count("feed_delete") == 1
     token = path.removeprefix("/ical/").removesuffix(".ics")
     for wrong in (token[:-1], token + "A", "A" * len(token)):
         answer = await client.get(f"/ical/{wrong}.ics")

@@ -58,6 +58,8 @@ async def test_split_ends_the_series_and_starts_a_new_one(
         (bob.id, "editor"),
         (vera.id, "viewer"),
     ]
+    trail = await client.get(f"{EVENTS}/{event['id']}/audit", headers=alice.headers)
+    assert [r["action"] for r in trail.json()["items"]][-2:] == ["event_update", "event_split"]
     listed = await client.get(EVENTS, params=SPRING, headers=alice.headers)
     items = listed.json()["items"]
     assert [i["occurrence_start"] for i in items] == before_split
