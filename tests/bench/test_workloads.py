@@ -77,6 +77,7 @@ async def test_r1_measures_each_rest_operation(embedded: Deployment) -> None:
         "list one month, expanded",
         "month conflicts",
         "diff",
+        "export calendar.ics",
     ]
     for op in result.operations:
         assert op.requests > 0 and op.errors == 0, op
