@@ -143,7 +143,7 @@ export class CalendarDialog {
       "success",
     );
     this.file.value = "";
-    await this.store.reloadWeek();
+    await this.store.refresh(); // the new events arrive through /sync
   }
 }
 
