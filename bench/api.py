@@ -11,11 +11,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 API = "/api/v1"
 BATCH_LIMIT = 500  # the contract's largest batch
+PARIS = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,8 @@ OPEN_ENDED_FROM = datetime(2021, 6, 1, 8, tzinfo=UTC)
 
 
 def documents(count: int, first: int = 0) -> list[dict[str, Any]]:
-    """Events spread over two years from 2026; every tenth one recurs weekly for a year.
+    """Events spread over two years from 2026; every tenth one recurs weekly for a year,
+    and a third of those carry overrides (two occurrences moved a day, one renamed).
 
     One in a hundred is an open-ended series (daily or weekly, alternately) that
     began up to five years before June 2026: the shape a long-lived calendar has.
@@ -71,16 +74,36 @@ def documents(count: int, first: int = 0) -> list[dict[str, Any]]:
         if n % 100 == 5:
             begin = OPEN_ENDED_FROM + timedelta(days=(n * 37) % (5 * 365), hours=n % 11)
             recurrence = ["RRULE:FREQ=DAILY" if n % 200 == 5 else "RRULE:FREQ=WEEKLY"]
-        docs.append(
-            {
-                "title": f"Event {n}",
-                "start_time": format_time(begin),
-                "end_time": format_time(begin + timedelta(minutes=45)),
-                "timezone": "Europe/Paris",
-                "recurrence": recurrence,
-            }
-        )
+        doc: dict[str, Any] = {
+            "title": f"Event {n}",
+            "start_time": format_time(begin),
+            "end_time": format_time(begin + timedelta(minutes=45)),
+            "timezone": "Europe/Paris",
+            "recurrence": recurrence,
+        }
+        if n % 30 == 0:
+            doc["overrides"] = _overrides(n, begin)
+        docs.append(doc)
     return docs
+
+
+def _overrides(n: int, begin: datetime) -> dict[str, Any]:
+    """Weeks 5 and 20 moved a day later and retitled, week 30 renamed."""
+    moved = {
+        format_time(week): {
+            "title": f"Event {n} (moved)",
+            "start_time": format_time(week + timedelta(days=1)),
+            "end_time": format_time(week + timedelta(days=1, minutes=45)),
+        }
+        for week in (_weeks_later(begin, 5), _weeks_later(begin, 20))
+    }
+    return {**moved, format_time(_weeks_later(begin, 30)): {"title": f"Event {n} (renamed)"}}
+
+
+def _weeks_later(begin: datetime, weeks: int) -> datetime:
+    """The start of a weekly Paris event's occurrence `weeks` later (same local clock time)."""
+    local = begin.astimezone(PARIS).replace(tzinfo=None) + timedelta(weeks=weeks)
+    return local.replace(tzinfo=PARIS).astimezone(UTC)
 
 
 async def create_events(http: httpx.AsyncClient, owner: Account, count: int) -> list[int]:

@@ -24,6 +24,8 @@ from realtime.http import (
     routes_auth,
     routes_events,
     routes_history,
+    routes_ical,
+    routes_occurrences,
     routes_sharing,
     routes_sync,
 )
@@ -35,6 +37,7 @@ from realtime.ops.rate_limits import RateLimits
 from realtime.services import Resources
 from realtime.settings import Settings, load_settings
 from realtime.usecases.calendar import Calendar
+from realtime.usecases.feeds import Feeds
 from realtime.usecases.notify import Channels, Notifier
 from realtime.usecases.reads import CalendarReads
 from realtime.usecases.sync import Sync
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             notifier=notifier,
             calendar=Calendar(database, notifier, timedelta(days=settings.conflict_horizon_days)),
             reads=CalendarReads(database),
+            feeds=Feeds(database),
             rooms=rooms,
             sockets=sockets,
             rate_limits=rate_limits,
@@ -96,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     api_routes = [
         *routes_auth.routes,
         *routes_events.routes,
+        *routes_occurrences.routes,
+        *routes_ical.routes,
         *routes_sharing.routes,
         *routes_history.routes,
         *routes_sync.routes,
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *docs.routes,
+        *routes_ical.root_routes,
         Mount("/api/v1", routes=api_routes),
         Mount("/", StaticFiles(directory=WEB_DEMO, html=True, check_dir=False), name="web-demo"),
     ]

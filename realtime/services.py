@@ -13,6 +13,7 @@ from realtime.http.bodies import bearer_token
 from realtime.ops.rate_limits import RateLimits
 from realtime.settings import Settings
 from realtime.usecases.calendar import Calendar
+from realtime.usecases.feeds import Feeds
 from realtime.usecases.notify import Notifier
 from realtime.usecases.reads import CalendarReads
 from realtime.usecases.sync import Sync
@@ -31,6 +32,7 @@ class Resources:
     notifier: Notifier
     calendar: Calendar
     reads: CalendarReads
+    feeds: Feeds
     rooms: Rooms
     sockets: Sockets
     rate_limits: RateLimits

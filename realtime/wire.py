@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.audit_trail import AuditRecord
+from storage.events import Occurrence
 from storage.history import AuthoredVersion
 from storage.permissions import Permission
 from storage.records import EventRecord
@@ -20,6 +21,18 @@ def event_json(event: EventRecord, role: str) -> dict[str, Any]:
         "created_at": event.created_at,
         "updated_at": event.updated_at,
         "updated_by": event.updated_by,
+        "uid": event.uid,
+    }
+
+
+def occurrence_json(occ: Occurrence) -> dict[str, Any]:
+    """An item of an expanded listing: the event with this occurrence's overrides applied."""
+    return {
+        **event_json(occ.event, occ.role),
+        **occ.fields,
+        "occurrence_id": occ.occurrence_id,
+        "occurrence_start": occ.start,
+        "occurrence_end": occ.end,
     }
 
 

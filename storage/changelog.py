@@ -37,6 +37,8 @@ _GERUNDS = {
     "moved": "moving",
     "removed": "removing",
     "renamed": "renaming",
+    "cancelled": "cancelling",
+    "restored": "restoring",
 }
 
 _DASH = "\u2013"  # an en dash, as typography wants in a range of times
@@ -122,7 +124,10 @@ def _metadata_part(leaves: list[dict[str, Any]]) -> Part | None:
     return (verb, f'the metadata key "{key}"' if key else "the metadata")
 
 
-def _recurrence_part(old: Any, new: Any) -> Part:
+def _recurrence_part(old: Any, new: Any, zone: ZoneInfo) -> Part:
+    cancelled = _cancelled_day(old, new, zone)
+    if cancelled is not None:
+        return ("cancelled", f"the {cancelled} occurrence")
     if not new:
         return ("removed", "the recurrence")
     return ("added", "a recurrence") if not old else ("changed", "the recurrence")
@@ -156,11 +161,65 @@ def _parts(changes: list[dict[str, Any]], zone: ZoneInfo, zone_name: str) -> lis
         elif field == "all_day":
             parts.append(("made", "the event all-day" if new else "the event no longer all-day"))
         elif field == "recurrence":
-            parts.append(_recurrence_part(old, new))
+            parts.append(_recurrence_part(old, new, zone))
         elif field not in ("metadata", "end_time"):
             parts.append(("changed", f"the {field.replace('_', ' ')}"))
     metadata = _metadata_part([c for c in changes if c.get("field") == "metadata"])
-    return parts + ([metadata] if metadata else [])
+    overridden = [c for c in changes if c.get("field") == "overrides"]
+    return parts + ([metadata] if metadata else []) + _override_parts(overridden, zone)
+
+
+def _day_month(moment: datetime) -> str:
+    return f"{moment.day} {_MONTHS[moment.month - 1]}"
+
+
+def _cancelled_day(old: Any, new: Any, zone: ZoneInfo) -> str | None:
+    """'9 March' when the only change is one EXDATE line added (a cancelled occurrence)."""
+    if not isinstance(old, list) or not isinstance(new, list) or new[:-1] != old or not new:
+        return None
+    line = new[-1]
+    if not isinstance(line, str) or not line.upper().startswith("EXDATE:"):
+        return None
+    value = line.partition(":")[2]
+    for form in ("%Y%m%dT%H%M%SZ", "%Y%m%d"):
+        try:
+            moment = datetime.strptime(value, form)
+        except ValueError:
+            continue
+        local = moment.replace(tzinfo=UTC).astimezone(zone) if "T" in form else moment
+        return _day_month(local)
+    return None
+
+
+def _override_parts(changes: list[dict[str, Any]], zone: ZoneInfo) -> list[Part]:
+    """One part per occurrence whose override changed ('moved the 16 March occurrence
+    to Tuesday 13:00'), in occurrence order."""
+    by_occurrence: dict[str, dict[str, dict[str, Any]]] = {}
+    for change in changes:
+        tokens = str(change.get("path", "")).split("/")
+        if len(tokens) >= 3:
+            field = tokens[3] if len(tokens) > 3 else ""
+            by_occurrence.setdefault(tokens[2], {})[field] = change
+    parts: list[Part] = []
+    for key in sorted(by_occurrence):
+        original = _local(key, zone)
+        if original is None:
+            continue
+        fields, name = by_occurrence[key], f"the {_day_month(original)} occurrence"
+        start = fields.get("start_time", {}).get("new_value")
+        moved_to = _local(start, zone)
+        title = fields.get("title", {}).get("new_value")
+        if moved_to is not None:
+            near = abs((moved_to.date() - original.date()).days) < 7
+            when = f"{_DAYS[moved_to.weekday()]}" if near else _date(moved_to)
+            parts.append(("moved", f"{name} to {when} {moved_to:%H:%M}"))
+        elif isinstance(title, str):
+            parts.append(("renamed", f"{name} to {_quote(title)}"))
+        elif all(c.get("change_type") == "removed" for c in fields.values()):
+            parts.append(("restored", name))
+        else:
+            parts.append(("changed", name))
+    return parts
 
 
 def _created(author: str, changes: list[dict[str, Any]], zone: ZoneInfo, zone_name: str) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.document import build_document
 from storage.history import get_version
+from storage.overrides import cancel_occurrence_ops, set_occurrence_ops, without_orphans
 from storage.patch_diff import make_ops
 from storage.patching import check_ops
 from storage.records import EventRecord
@@ -45,7 +46,31 @@ class RestoreVersion:
     version: int
 
 
-Change = ApplyOps | SetFields | RestoreVersion
+@dataclass(frozen=True)
+class SetOccurrence:
+    """One occurrence's override takes these fields (PUT .../occurrences/{id})."""
+
+    occurrence_id: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CancelOccurrence:
+    """One occurrence is cancelled: an EXDATE, and its override dropped."""
+
+    occurrence_id: str
+
+
+@dataclass(frozen=True)
+class ReplaceDocument:
+    """The document becomes this one (a split's earlier half, an import), except the
+    fields named in `keep`, which stay as they are (an import has no metadata)."""
+
+    document: dict[str, Any]
+    keep: tuple[str, ...] = ()
+
+
+Change = ApplyOps | SetFields | RestoreVersion | SetOccurrence | CancelOccurrence | ReplaceDocument
 
 
 async def patch_for(
@@ -56,7 +81,18 @@ async def patch_for(
         case ApplyOps(ops):
             return check_ops(ops)
         case SetFields(fields):
-            return make_ops(current.document, build_document(fields, base=current.document))
+            merged = {**current.document, **fields}
+            if "overrides" not in fields:
+                # PUT drops the overrides its change orphans; a patch must say so itself.
+                merged = without_orphans(merged)
+            return make_ops(current.document, build_document(merged, base=current.document))
         case RestoreVersion(version):
             target = await get_version(conn, current.id, version)
             return make_ops(current.document, target.record.snapshot)
+        case SetOccurrence(occurrence_id, fields):
+            return set_occurrence_ops(current.document, occurrence_id, fields)
+        case CancelOccurrence(occurrence_id):
+            return cancel_occurrence_ops(current.document, occurrence_id)
+        case ReplaceDocument(document, keep):
+            kept = {name: current.document[name] for name in keep}
+            return make_ops(current.document, {**document, **kept})

@@ -22,7 +22,8 @@ from storage.events import (
     visible_in_window,
     window_rows,
 )
-from storage.recurrence import FAR_FUTURE, event_bounds, event_occurrences
+from storage.overrides import occurrences_as_now, span
+from storage.recurrence import FAR_FUTURE
 from storage.tables import events
 
 # The most occurrences one conflict search sweeps: its answer is not paged, so its
@@ -66,9 +67,9 @@ async def conflicts_with(
     Over the document's whole series; one without end is checked up to `horizon` past
     now (past its first occurrence, when that is later).
     """
-    first, last = event_bounds(document)
+    first, last = span(document)
     until = last if last < FAR_FUTURE else max(first, now) + horizon
-    mine = list(event_occurrences(document, first, until))
+    mine = [(o.start, o.end) for o in occurrences_as_now(document, first, until)]
     if not mine:
         return []
     reach = (mine[0][0], max(end for _, end in mine))
@@ -103,7 +104,7 @@ def conflict_json(occurrence: Occurrence) -> dict[str, Any]:
     """One side of a conflict, as the contract names it."""
     return {
         "event_id": occurrence.event.id,
-        "title": occurrence.event.document["title"],
+        "title": occurrence.title,
         "start": format_time(occurrence.start),
         "end": format_time(occurrence.end),
     }

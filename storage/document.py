@@ -34,6 +34,7 @@ DOCUMENT_FIELDS: tuple[str, ...] = (
     "all_day",
     "recurrence",
     "metadata",
+    "overrides",
 )
 REQUIRED_FIELDS: tuple[str, ...] = ("title", "start_time", "end_time")
 # Read-only so no caller can change the defaults of every later event; the mutable
@@ -46,8 +47,20 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "all_day": False,
         "recurrence": [],
         "metadata": {},
+        "overrides": {},
     }
 )
+# What an override may replace for its one occurrence (PROTOCOL.md v1.1).
+OVERRIDE_FIELDS: tuple[str, ...] = (
+    "title",
+    "description",
+    "location",
+    "start_time",
+    "end_time",
+    "metadata",
+)
+MAX_OVERRIDES = 1000
+NOT_AN_OCCURRENCE = "is not an occurrence of the series (its UTC start, like 2026-03-16T08:00:00Z)"
 MAX_TITLE = 200
 MAX_DESCRIPTION = 10_000
 MAX_LOCATION = 500
@@ -61,6 +74,11 @@ _RFC3339 = re.compile(
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
     re.ASCII,
 )
+
+
+def escape(token: str) -> str:
+    """RFC 6901 escaping of one reference token ("~" first, so "~1" stays unambiguous)."""
+    return token.replace("~", "~0").replace("/", "~1")
 
 
 def parse_time(value: object) -> datetime | None:
@@ -125,6 +143,56 @@ def document_problems(doc: object) -> dict[str, str]:
         problem = recurrence_problem(doc["recurrence"], start, doc["timezone"])
         if problem is not None:
             problems["recurrence"] = problem
+        elif end is not None and "overrides" not in problems and end > start:
+            problems.update(_override_problems(doc, start, end))
+    return problems
+
+
+def _override_problems(doc: dict[str, Any], start: datetime, end: datetime) -> dict[str, str]:
+    """Each bad override, keyed by its pointer (`overrides/<id>/end_time`)."""
+    overrides: dict[str, Any] = doc["overrides"]
+    if not overrides:
+        return {}
+    if not doc["recurrence"]:
+        return {"overrides": "a non-recurring event has no overrides"}
+    if len(overrides) > MAX_OVERRIDES:
+        return {"overrides": f"at most {MAX_OVERRIDES} overrides"}
+    # Imported here: storage.recurrence reads documents (parse_time) itself.
+    from storage.recurrence import occurrence_end, starts_among
+
+    ids = {key: parse_time(key) for key in overrides}
+    moments = [m for key, m in ids.items() if m is not None and format_time(m) == key]
+    real = starts_among(start, end, doc["timezone"], doc["recurrence"], moments)
+    problems: dict[str, str] = {}
+    for key, value in overrides.items():
+        pointer = "overrides/" + escape(key)
+        moment = ids[key]
+        if moment not in real or format_time(moment) != key:
+            problems[pointer] = NOT_AN_OCCURRENCE
+        elif not isinstance(value, dict):
+            problems[pointer] = "must be a JSON object"
+        else:
+            original_end = occurrence_end(start, end, doc["timezone"], moment)
+            problems.update(_override_value_problems(pointer, value, moment, original_end))
+    return problems
+
+
+def _override_value_problems(
+    pointer: str, value: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for name, field_value in value.items():
+        if name not in OVERRIDE_FIELDS:
+            problems[f"{pointer}/{escape(name)}"] = "unknown field"
+            continue
+        problem = _FIELD_CHECKS[name](field_value)
+        if problem is not None:
+            problems[f"{pointer}/{name}"] = problem
+    if not problems:
+        start = parse_time(value.get("start_time")) or start
+        end = parse_time(value.get("end_time")) or end
+        if end <= start:
+            problems[f"{pointer}/end_time"] = "must be after start_time"
     return problems
 
 
@@ -150,12 +218,27 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
     for name in DOCUMENT_FIELDS:
         value = doc[name]
         if name in ("start_time", "end_time"):
-            moment = parse_time(value)
-            assert moment is not None, "normalize_document needs a valid document"
-            value = format_time(moment)
+            value = _utc(value)
+        elif name == "overrides":
+            value = {key: _normal_override(override) for key, override in value.items()}
         # Copies, so a later change to the caller's lists or dicts cannot reach it.
         canonical[name] = copy.deepcopy(value)
     return canonical
+
+
+def _utc(value: str) -> str:
+    moment = parse_time(value)
+    assert moment is not None, "normalize_document needs a valid document"
+    return format_time(moment)
+
+
+def _normal_override(override: dict[str, Any]) -> dict[str, Any]:
+    """Its fields in OVERRIDE_FIELDS order, times in UTC `Z`."""
+    return {
+        name: _utc(override[name]) if name in ("start_time", "end_time") else override[name]
+        for name in OVERRIDE_FIELDS
+        if name in override
+    }
 
 
 def check_document(doc: object, code: ErrorCode = ErrorCode.VALIDATION_ERROR) -> dict[str, Any]:
@@ -202,6 +285,11 @@ def _recurrence(value: object) -> str | None:
     if not isinstance(value, list) or not all(isinstance(line, str) for line in value):
         return "must be a list of strings"
     return None
+
+
+def _overrides(value: object) -> str | None:
+    # Keys and values are checked against the series in _override_problems.
+    return None if isinstance(value, dict) else "must be a JSON object"
 
 
 def _metadata(value: object) -> str | None:
@@ -251,4 +339,5 @@ _FIELD_CHECKS = {
     "all_day": _all_day,
     "recurrence": _recurrence,
     "metadata": _metadata,
+    "overrides": _overrides,
 }

@@ -9,6 +9,7 @@ engine turns it into a patch against the document as it stands under the lock.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -22,9 +23,9 @@ from storage.changes import Change, patch_for
 from storage.conflicts import refuse_schedule_conflicts
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.errors import ErrorCode, TandemError, not_found
+from storage.overrides import span
 from storage.patching import apply_ops, paths_overlap, touched_paths
 from storage.records import EventRecord, VersionRecord, event_record, version_record
-from storage.recurrence import event_bounds
 from storage.roles import check_role
 from storage.tables import event_versions, events, permissions
 
@@ -47,9 +48,10 @@ class EditResult:
 
 
 def event_columns(document: dict[str, Any]) -> dict[str, Any]:
-    """Column values for a canonical document, with its occurrence bounds for window queries."""
+    """Column values for a canonical document, with its occurrence bounds for window
+    queries (moved occurrences included, so a window finds them where they now are)."""
     start, end = parse_time(document["start_time"]), parse_time(document["end_time"])
-    first_start, last_end = event_bounds(document)
+    first_start, last_end = span(document)
     columns = {name: document[name] for name in DOCUMENT_FIELDS}
     columns.update(start_time=start, end_time=end, first_start=first_start, last_end=last_end)
     return columns
@@ -60,6 +62,11 @@ def creation_ops(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"op": "add", "path": f"/{name}", "value": document[name]} for name in DOCUMENT_FIELDS]
 
 
+def new_uid() -> str:
+    """The iCalendar UID of an event made here (imported ones keep theirs)."""
+    return f"{uuid.uuid4()}@tandem"
+
+
 async def create_event(
     conn: AsyncConnection,
     owner_id: int,
@@ -67,12 +74,19 @@ async def create_event(
     now: datetime,
     *,
     conflict_horizon: timedelta | None = None,
+    uid: str | None = None,
+    origin: str = "create",
+    author_id: int | None = None,
 ) -> EventRecord:
     """Insert a validated document as version 1, owned by `owner_id` (with a
     `conflict_horizon`, schedule_conflict when it overlaps another of the owner's
     events; a series without end is compared that far past `now`).
+
+    The author of version 1 is the owner unless someone else made it for them
+    (an editor splitting the owner's series); an import keeps the file's UID.
     """
     document = check_document(document, ErrorCode.VALIDATION_ERROR)
+    author_id = owner_id if author_id is None else author_id
     if conflict_horizon is not None:
         await refuse_schedule_conflicts(
             conn, owner_id, document, None, horizon=conflict_horizon, now=now
@@ -84,7 +98,8 @@ async def create_event(
             version=1,
             created_at=now,
             updated_at=now,
-            updated_by=owner_id,
+            updated_by=author_id,
+            uid=uid or new_uid(),
             **event_columns(document),
         )
         .returning(*events.c)
@@ -97,9 +112,9 @@ async def create_event(
     )
     await _insert_version(
         conn,
-        VersionRecord(event.id, 1, owner_id, "create", None, creation_ops(document), document, now),
+        VersionRecord(event.id, 1, author_id, origin, None, creation_ops(document), document, now),
     )
-    created = audit.entry("event_create", now, owner_id, event_id=event.id, version=1)
+    created = audit.entry("event_create", now, author_id, event_id=event.id, version=1)
     await audit.append_to_event(conn, created, previous="")
     return event
 

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 import heapq
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
 from storage.errors import not_found, validation_error
+from storage.overrides import occurrences_as_now
 from storage.records import EventRecord, event_record, version_record
-from storage.recurrence import event_occurrences
 from storage.tables import event_versions, events, permissions
 
 # Rows fetched per round when recurring events must be checked in Python.
@@ -39,10 +39,20 @@ async def _plan_for_the_bounds(conn: AsyncConnection) -> None:
 
 @dataclass(frozen=True)
 class Occurrence:
+    """One occurrence as it now is (overrides applied)."""
+
     event: EventRecord
     role: str
     start: datetime
     end: datetime
+    # The original start in UTC, as the overrides key it; None for a single event.
+    occurrence_id: str | None = None
+    # The overridden title/description/location/metadata of this occurrence.
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.fields.get("title", self.event.document["title"])  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -140,7 +150,7 @@ def _filtered(q: EventQuery) -> sa.Select[Any]:
 
 def _occurs_in(event: EventRecord, start: datetime, end: datetime) -> bool:
     """Whether an occurrence overlaps the window (bounds alone may span a gap in a series)."""
-    return next(event_occurrences(event.document, start, end), None) is not None
+    return next(occurrences_as_now(event.document, start, end), None) is not None
 
 
 async def list_events(
@@ -228,8 +238,8 @@ def merged_occurrences(
 def _occurrences(
     event: EventRecord, role: str, start: datetime, end: datetime
 ) -> Iterator[Occurrence]:
-    for occ_start, occ_end in event_occurrences(event.document, start, end):
-        yield Occurrence(event, role, occ_start, occ_end)
+    for occ in occurrences_as_now(event.document, start, end):
+        yield Occurrence(event, role, occ.start, occ.end, occ.occurrence_id, occ.fields)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,9 +12,21 @@ from typing import Any
 from storage.document import DOCUMENT_FIELDS
 from storage.patching import escape, json_equal
 
+# Fields diffed key by key, and how many object levels deep: metadata all the way
+# down; overrides by occurrence, then by field (an override's metadata is one value).
+_NESTED_FIELDS: dict[str, int | None] = {"metadata": None, "overrides": 2}
+
+
+def _deeper(depth: int | None) -> int | None:
+    return None if depth is None else depth - 1
+
 
 def _diff_objects(
-    old: dict[str, Any], new: dict[str, Any], prefix: str, ops: list[dict[str, Any]]
+    old: dict[str, Any],
+    new: dict[str, Any],
+    prefix: str,
+    ops: list[dict[str, Any]],
+    depth: int | None,
 ) -> None:
     for key in sorted(old.keys() | new.keys()):
         path = f"{prefix}/{escape(key)}"
@@ -22,8 +34,8 @@ def _diff_objects(
             ops.append({"op": "remove", "path": path})
         elif key not in old:
             ops.append({"op": "add", "path": path, "value": copy.deepcopy(new[key])})
-        elif isinstance(old[key], dict) and isinstance(new[key], dict):
-            _diff_objects(old[key], new[key], path, ops)
+        elif isinstance(old[key], dict) and isinstance(new[key], dict) and depth != 1:
+            _diff_objects(old[key], new[key], path, ops, _deeper(depth))
         elif not json_equal(old[key], new[key]):
             ops.append({"op": "replace", "path": path, "value": copy.deepcopy(new[key])})
 
@@ -31,8 +43,8 @@ def _diff_objects(
 def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     """An RFC 6902 patch turning `old` into `new` (document fields only, in order).
 
-    One "replace" per changed field, except metadata: objects are diffed key by key
-    (add/remove/replace), arrays and other values are replaced whole. A field
+    One "replace" per changed field, except metadata and overrides: objects are diffed
+    key by key (add/remove/replace), arrays and other values are replaced whole. A field
     missing on one side is added or removed. Not `jsonpatch.make_patch` (open bug).
     """
     ops: list[dict[str, Any]] = []
@@ -44,29 +56,34 @@ def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
             ops.append({"op": "remove", "path": path})
         elif field not in old:
             ops.append({"op": "add", "path": path, "value": copy.deepcopy(new[field])})
-        elif field == "metadata" and isinstance(old[field], dict) and isinstance(new[field], dict):
-            _diff_objects(old[field], new[field], path, ops)
+        elif (
+            field in _NESTED_FIELDS
+            and isinstance(old[field], dict)
+            and isinstance(new[field], dict)
+        ):
+            _diff_objects(old[field], new[field], path, ops, _NESTED_FIELDS[field])
         elif not json_equal(old[field], new[field]):
             ops.append({"op": "replace", "path": path, "value": copy.deepcopy(new[field])})
     return ops
 
 
-def _leaves(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
-    """Pointer -> leaf; a leaf is a non-object or an empty object (so none is lost)."""
+def _leaves(value: Any, prefix: str, out: dict[str, Any], depth: int | None) -> dict[str, Any]:
+    """Pointer -> leaf; a leaf is a non-object, an empty object (so none is lost), or
+    any value `depth` levels down."""
     for key, child in value.items():
         path = f"{prefix}/{escape(key)}"
-        if isinstance(child, dict) and child:
-            _leaves(child, path, out)
+        if isinstance(child, dict) and child and depth != 1:
+            _leaves(child, path, out, _deeper(depth))
         else:
             out[path] = child
     return out
 
 
-def _metadata_leaves(document: dict[str, Any]) -> dict[str, Any]:
-    metadata = document.get("metadata", {})
-    if isinstance(metadata, dict):
-        return _leaves(metadata, "/metadata", {})
-    return {"/metadata": metadata}  # not an object: the whole value is one leaf
+def _field_leaves(document: dict[str, Any], field: str) -> dict[str, Any]:
+    value = document.get(field, {})
+    if isinstance(value, dict):
+        return _leaves(value, "/" + field, {}, _NESTED_FIELDS[field])
+    return {"/" + field: value}  # not an object: the whole value is one leaf
 
 
 def _change(field: str, path: str, old: Any, new: Any, change_type: str) -> dict[str, Any]:
@@ -80,18 +97,19 @@ def _change(field: str, path: str, old: Any, new: Any, change_type: str) -> dict
 
 
 def diff_documents(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
-    """The contract's `changes`: one per changed field, one per changed metadata leaf.
+    """The contract's `changes`: one per changed field, one per changed metadata leaf
+    and one per changed override field (`/overrides/<occurrence id>/title`).
 
-    Metadata is compared leaf by leaf, so an object replaced by a scalar shows as
+    Metadata and overrides are compared leaf by leaf, so an object replaced by a scalar shows as
     its old leaves `removed` plus the scalar `added` (and the reverse likewise).
-    Metadata changes come sorted by path; a field missing on one side is
+    Their changes come sorted by path; a field missing on one side is
     `added`/`removed` with None on the missing side.
     """
     changes: list[dict[str, Any]] = []
     for field in DOCUMENT_FIELDS:
         path = "/" + field
-        if field == "metadata":
-            before, after = _metadata_leaves(old), _metadata_leaves(new)
+        if field in _NESTED_FIELDS:
+            before, after = _field_leaves(old, field), _field_leaves(new, field)
             for leaf in sorted(before.keys() | after.keys()):
                 if leaf not in after:
                     changes.append(_change(field, leaf, before[leaf], None, "removed"))

@@ -14,7 +14,7 @@ import copy
 import re
 from typing import Any
 
-from storage.document import DOCUMENT_FIELDS
+from storage.document import DOCUMENT_FIELDS, escape
 from storage.errors import ErrorCode, TandemError
 
 # A patch may touch only the document fields, never /id, /version and the like.
@@ -40,11 +40,6 @@ class _Refused(Exception):
 
 class _Missing(_Refused):
     """A well-formed pointer names nothing (a `test` there is a failed test)."""
-
-
-def escape(token: str) -> str:
-    """RFC 6901 escaping of one reference token ("~" first, so "~1" stays unambiguous)."""
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def unescape(token: str) -> str:

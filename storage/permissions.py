@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
-from storage.errors import ErrorCode, TandemError, not_found
+from storage.errors import ErrorCode, TandemError, not_found, validation_error
 from storage.roles import ROLE_RANK, check_role
 from storage.tables import events, permissions, users
 
@@ -89,7 +89,20 @@ async def _set_role(
 async def transfer_ownership(
     conn: AsyncConnection, event_id: int, old_owner: int, new_owner: int, now: datetime
 ) -> None:
-    """Make `new_owner` the owner; the old owner stays on as an editor."""
+    """Make `new_owner` the owner; the old owner stays on as an editor.
+
+    A UID is unique per owner (re-imports find their events by it), so an event
+    whose UID the new owner already uses (both imported from one file) cannot move.
+    """
+    mine = events.alias("mine")
+    clash = sa.select(mine.c.id).where(
+        mine.c.owner_id == new_owner,
+        mine.c.uid == sa.select(events.c.uid).where(events.c.id == event_id).scalar_subquery(),
+    )
+    if (await conn.execute(clash)).first() is not None:
+        raise validation_error(
+            {"role": "the new owner already owns an event with this event's uid"}
+        )
     await _set_role(conn, event_id, new_owner, "editor", old_owner, now)
     await conn.execute(
         permissions.update()

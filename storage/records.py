@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from storage.document import DOCUMENT_FIELDS, format_time
+from storage.document import DEFAULTS, DOCUMENT_FIELDS, format_time
 
 # Ids and versions are 32-bit integer columns in PostgreSQL: every entry point
 # refuses a larger number before it reaches a query.
@@ -24,6 +25,7 @@ class EventRecord:
     created_at: datetime
     updated_at: datetime
     updated_by: int
+    uid: str
 
     def as_of(self, version: VersionRecord) -> EventRecord:
         """The event as `version` left it (its document, number, author and time)."""
@@ -61,6 +63,7 @@ def event_record(row: sa.Row[Any]) -> EventRecord:
         created_at=mapping["created_at"],
         updated_at=mapping["updated_at"],
         updated_by=mapping["updated_by"],
+        uid=mapping["uid"],
     )
 
 
@@ -73,6 +76,13 @@ def version_record(row: sa.Row[Any]) -> VersionRecord:
         m["origin"],
         m["op_id"],
         m["ops"],
-        m["snapshot"],
+        complete_snapshot(m["snapshot"]),
         m["at"],
     )
+
+
+def complete_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A stored snapshot with the fields added since it was written, at their defaults
+    (versions from before `overrides` existed had none)."""
+    missing = [name for name in DOCUMENT_FIELDS if name not in snapshot]
+    return {**snapshot, **{name: copy.deepcopy(DEFAULTS[name]) for name in missing}}

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rruleset
 
-from storage.document import parse_time
+from storage.document import format_time, parse_time
 from storage.recurrence_rules import Recurrence, RecurrenceError, load_zone, parse_recurrence
 from storage.recurrence_skip import (
     MAX_SCAN,
@@ -236,3 +236,33 @@ def _ender(start: datetime, end: datetime, zone: ZoneInfo) -> Callable[[datetime
         return closing if closing > occ_start else occ_start + length
 
     return end_of
+
+
+def occurrence_end(start: datetime, end: datetime, timezone: str, moment: datetime) -> datetime:
+    """The end of the occurrence starting at `moment` (the event's local clock length later)."""
+    zone = load_zone(timezone)
+    if zone is None:
+        raise RecurrenceError(f"unknown time zone {timezone!r}")
+    return _ender(start, end, zone)(moment)
+
+
+def starts_among(
+    start: datetime, end: datetime, timezone: str, lines: list[str], candidates: list[datetime]
+) -> set[datetime]:
+    """Those of `candidates` (aware UTC) that are occurrence starts of the series.
+
+    One expansion from the earliest candidate to the latest, so checking a thousand
+    override keys costs one walk, not a thousand.
+    """
+    if not candidates or not lines:
+        return set()
+    document = {
+        "start_time": format_time(start),
+        "end_time": format_time(end),
+        "timezone": timezone,
+        "recurrence": lines,
+    }
+    wanted = set(candidates)
+    # A microsecond early: an occurrence starting exactly at the earliest still overlaps.
+    window = (min(candidates) - timedelta(microseconds=1), max(candidates) + timedelta(seconds=1))
+    return {moment for moment, _ in event_occurrences(document, *window) if moment in wanted}

@@ -60,6 +60,10 @@ events = sa.Table(
     sa.Column("all_day", sa.Boolean, nullable=False),
     sa.Column("recurrence", JSONDocument, nullable=False),
     sa.Column("metadata", JSONDocument, nullable=False),
+    sa.Column("overrides", JSONDocument, nullable=False),
+    # The iCalendar UID: `<uuid>@tandem`, or the one an import brought. Unique per
+    # owner, so that importing a file again finds the events it made.
+    sa.Column("uid", sa.String(255), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("updated_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
@@ -74,6 +78,7 @@ events = sa.Table(
     # The hash of the newest record in the event's audit chain: every writer of the
     # event already holds this row locked, so appending costs no extra read.
     sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
+    sa.UniqueConstraint("owner_id", "uid"),
 )
 
 event_versions = sa.Table(
@@ -160,4 +165,17 @@ audit_heads = sa.Table(
     metadata,
     sa.Column("chain", sa.String(40), primary_key=True),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# A secret subscription URL (/ical/<token>.ics) of one user's calendar. Only a hash of
+# the token is kept: a leaked database does not leak working URLs.
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Index(None, "user_id"),
 )

@@ -4,7 +4,9 @@ The events are loaded through the batch API; a few are patched once so that a di
 between versions 1 and 2 exists. Then each operation runs alone: first one request at
 a time (`ALONE` of them, for a latency undisturbed by queueing), then for a fixed time
 with `concurrency` requests in flight (spread over the servers): create, get, list one
-month (plain, and expanded into occurrences), the month's conflicts, diff. Each figure
+month (plain, and expanded into occurrences, overrides applied: a third of the
+recurring series carry some), the month's conflicts, diff, and the export of the whole
+calendar as .ics (slow: fewer timed alone, two in flight). Each figure
 is also read as a ratio to GET /events/{id} of the same run, which the load of a shared
 machine moves less than the absolute figures. Last, the user's
 first sync and an incremental sync after `SYNC_CHANGES` changes (workloads/sync.py).
@@ -30,6 +32,10 @@ MONTH_WINDOW = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z"}
 MONTH = {**MONTH_WINDOW, "limit": "200"}
 PATCHED = 64  # events given a second version, for the diff
 ALONE = 40  # requests timed one at a time per operation
+# An export of the whole calendar takes seconds (icalendar writes about a thousand
+# events a second): a calendar application polls its feed now and then, so it is
+# timed alone fewer times and with two in flight rather than `concurrency`.
+SLOW = {"export calendar.ics": (3, 2)}
 SYNC_CHANGES = 1_000  # changes between the first and the incremental sync
 
 
@@ -96,14 +102,18 @@ async def run(
             "diff": lambda http: http.get(
                 f"/events/{random.choice(patched)}/diff/1/2", headers=user.headers
             ),
+            "export calendar.ics": lambda http: http.get("/calendar.ics", headers=user.headers),
         }
         operations = []
         for name, request in requests.items():
             if only and name not in only:
                 continue
             progress(f"{name} for {seconds:.0f} s")
+            alone, in_flight = SLOW.get(name, (ALONE, concurrency))
             operations.append(
-                await _measure(deployment, clients, name, request, seconds, concurrency)
+                await _measure(
+                    deployment, clients, name, request, seconds, min(concurrency, in_flight), alone
+                )
             )
         progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
         synced = await sync.run(clients[0], user, ids, SYNC_CHANGES)
@@ -117,13 +127,14 @@ async def _measure(
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     seconds: float,
     concurrency: int,
+    alone_count: int = ALONE,
 ) -> Operation:
     latencies: list[float] = []
     errors = 0
     items = 0
     listing = name.startswith("list")
     alone = []
-    for _ in range(ALONE):
+    for _ in range(alone_count):
         sent = time.monotonic()
         response = await request(clients[0])
         alone.append(time.monotonic() - sent)

@@ -30,7 +30,7 @@ from realtime.http.params import (
     query_window,
 )
 from realtime.services import authenticate, resources
-from realtime.wire import event_json
+from realtime.wire import event_json, occurrence_json
 from storage import events as event_store
 from storage.conflicts import conflict_json
 from storage.edits import EditResult
@@ -51,7 +51,8 @@ def _event_response(request: Request, event: EventRecord, role: str, status: int
     return api_response(request, event_json(event, role), status, {"ETag": f'"{event.version}"'})
 
 
-def _edit_response(request: Request, result: EditResult) -> Response:
+def edit_response(request: Request, result: EditResult) -> Response:
+    """An edited event, with its ETag (also the occurrence routes' answer)."""
     return _event_response(request, result.event, result.role)
 
 
@@ -129,10 +130,7 @@ async def list_events(request: Request) -> Response:
         if start is None or end is None:
             raise validation_error({"expand": "needs start and end"})
         found, cursor = await reads.occurrences(query)
-        items = [
-            {**event_json(o.event, o.role), "occurrence_start": o.start, "occurrence_end": o.end}
-            for o in found
-        ]
+        items = [occurrence_json(o) for o in found]
     else:
         page, cursor = await reads.events(query)
         items = [event_json(event, role) for event, role in page]
@@ -212,7 +210,7 @@ async def update_event(request: Request) -> Response:
         if_match=if_match(request),
         reject_conflicts=on_conflict_reject(request),
     )
-    return _edit_response(request, result)
+    return edit_response(request, result)
 
 
 @describe(
@@ -238,7 +236,7 @@ async def patch_event(request: Request) -> Response:
     result = await resources(request).calendar.patch(
         principal.user, request.path_params["event_id"], ops, if_match=if_match(request)
     )
-    return _edit_response(request, result)
+    return edit_response(request, result)
 
 
 @describe(

@@ -16,7 +16,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from auth.rules import MAX_EMAIL, MAX_PASSWORD, MIN_PASSWORD, USERNAME
 from realtime.usecases.calendar import MAX_BATCH
-from storage.document import DEFAULTS, MAX_DESCRIPTION, MAX_LOCATION, MAX_TITLE
+from storage.document import DEFAULTS, MAX_DESCRIPTION, MAX_LOCATION, MAX_OVERRIDES, MAX_TITLE
 from storage.patching import MAX_OPS
 from storage.records import MAX_ID
 
@@ -40,6 +40,14 @@ Metadata = Annotated[
     dict[str, Any], Meta(description="client-owned JSON object, at most 16 KiB encoded")
 ]
 Role = Literal["owner", "editor", "viewer"]
+Origin = Literal["create", "rest", "ws", "rollback", "import"]
+OccurrenceId = Annotated[
+    str,
+    Meta(
+        description="an occurrence's original start in UTC",
+        examples=["2026-03-16T08:00:00Z"],
+    ),
+]
 PositiveId = Annotated[int, Meta(ge=1)]
 
 
@@ -113,6 +121,23 @@ class TokenGrant(Struct):
 # --- events -----------------------------------------------------------------------
 
 
+class Override(Struct, forbid_unknown_fields=True):
+    """How one occurrence differs from its series (each field replaces the series')."""
+
+    title: Title | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    location: Location | UnsetType | None = UNSET
+    start_time: Time | UnsetType = UNSET
+    end_time: Time | UnsetType = UNSET
+    metadata: Metadata | UnsetType = UNSET
+
+
+Overrides = Annotated[
+    dict[OccurrenceId, Override],
+    Meta(description=f"by occurrence id, at most {MAX_OVERRIDES}; only in a recurring event"),
+]
+
+
 class NewEvent(Struct, forbid_unknown_fields=True):
     """An event document to create: the optional fields take their defaults."""
 
@@ -125,6 +150,7 @@ class NewEvent(Struct, forbid_unknown_fields=True):
     all_day: bool = DEFAULTS["all_day"]
     recurrence: Recurrence = msgspec.field(default_factory=list)
     metadata: Metadata = msgspec.field(default_factory=dict)
+    overrides: Overrides = msgspec.field(default_factory=dict)
 
 
 class EventChanges(Struct, forbid_unknown_fields=True):
@@ -139,6 +165,7 @@ class EventChanges(Struct, forbid_unknown_fields=True):
     all_day: bool | UnsetType = UNSET
     recurrence: Recurrence | UnsetType = UNSET
     metadata: Metadata | UnsetType = UNSET
+    overrides: Overrides | UnsetType = UNSET
 
 
 class NewEvents(Struct):
@@ -157,6 +184,7 @@ class EventDocument(Struct):
     all_day: bool
     recurrence: list[str]
     metadata: dict[str, Any]
+    overrides: dict[str, Override]
 
 
 class Event(EventDocument):
@@ -167,11 +195,13 @@ class Event(EventDocument):
     created_at: Time
     updated_at: Time
     updated_by: int
+    uid: Annotated[str, Meta(description="the iCalendar UID")]
 
 
 class ListedEvent(Event):
-    """An event of a listing; with expand=true, one occurrence of it."""
+    """An event of a listing; with expand=true, one occurrence of it (overrides applied)."""
 
+    occurrence_id: OccurrenceId | UnsetType | None = UNSET
     occurrence_start: Time | UnsetType = UNSET
     occurrence_end: Time | UnsetType = UNSET
 
@@ -183,6 +213,16 @@ class EventPage(Struct):
 
 class CreatedEvents(Struct):
     items: list[Event]
+
+
+class SplitRequest(Struct, forbid_unknown_fields=True):
+    occurrence_id: Annotated[OccurrenceId, Meta(description="not the first occurrence")]
+    changes: EventChanges = msgspec.field(default_factory=EventChanges)
+
+
+class SplitEvents(Struct):
+    before: Annotated[Event, Meta(description="the series, now ending before the occurrence")]
+    after: Annotated[Event, Meta(description="the new series, from that occurrence on")]
 
 
 class ConflictingOccurrence(Struct):
@@ -199,6 +239,31 @@ class Conflict(Struct):
 
 class Conflicts(Struct):
     items: list[Conflict]
+
+
+# --- iCalendar --------------------------------------------------------------------
+
+
+class ImportResult(Struct):
+    created: list[int]
+    updated: list[int]
+    unchanged: list[int]
+
+
+class NewFeed(Struct):
+    id: int
+    url: Annotated[str, Meta(description="the secret subscription URL, shown only here")]
+    created_at: Time
+
+
+class FeedInfo(Struct):
+    id: int
+    created_at: Time
+    last_used_at: Time | None
+
+
+class Feeds(Struct):
+    items: list[FeedInfo]
 
 
 # --- RFC 6902 JSON Patch ----------------------------------------------------------
@@ -280,7 +345,7 @@ class VersionRow(Struct):
     version: int
     author: Author
     at: Time
-    origin: Literal["create", "rest", "ws", "rollback"]
+    origin: Origin
     op_id: str | None
     ops: list[dict[str, Any]]
 
@@ -314,7 +379,7 @@ class ChangelogEntry(Struct):
     version: int
     author: Author
     at: Time
-    origin: Literal["create", "rest", "ws", "rollback"]
+    origin: Origin
     summary: str
     changes: list[Change]
 

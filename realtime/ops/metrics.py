@@ -41,7 +41,7 @@ OPEN_ROOMS = Gauge(
 )
 EDITS_COMMITTED = Counter(
     "tandem_edits_committed_total",
-    "Versions committed, by origin (create, rest, ws, rollback).",
+    "Versions committed, by origin (create, rest, ws, rollback, import).",
     ["origin"],
 )
 BROADCAST_DELAY = Histogram(

@@ -11,10 +11,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from realtime.ops import metrics
+from realtime.usecases.importing import ImportResult, import_calendar
 from realtime.usecases.notify import Notifier
+from realtime.usecases.splitting import Split, split
 from storage import edits, permissions
 from storage import events as event_store
-from storage.changes import ApplyOps, Change, RestoreVersion, SetFields
+from storage.changes import (
+    ApplyOps,
+    CancelOccurrence,
+    Change,
+    RestoreVersion,
+    SetFields,
+    SetOccurrence,
+)
 from storage.database import AsyncConnection, Database
 from storage.document import build_document
 from storage.edits import EditResult
@@ -92,7 +101,11 @@ class Calendar:
         if_match: int | None = None,
         reject_conflicts: bool = False,
     ) -> EditResult:
-        """PUT: the changed fields become one patch computed against the current document."""
+        """PUT: the changed fields become one patch computed against the current document.
+
+        Overrides that the change orphans (their occurrence is gone) are dropped too,
+        unless the body sets `overrides` itself; the stored ops show the removals.
+        """
         return await self._edit(
             user,
             event_id,
@@ -123,6 +136,38 @@ class Calendar:
             op_id=op_id,
             if_match=if_match,
         )
+
+    async def set_occurrence(
+        self,
+        user: User,
+        event_id: int,
+        occurrence_id: str,
+        fields: dict[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> EditResult:
+        """PUT /events/{id}/occurrences/{occurrence_id}: that occurrence's override."""
+
+        change = SetOccurrence(occurrence_id, fields)
+        return await self._edit(user, event_id, "rest", change, if_match=if_match)
+
+    async def cancel_occurrence(
+        self, user: User, event_id: int, occurrence_id: str, *, if_match: int | None = None
+    ) -> EditResult:
+        """DELETE /events/{id}/occurrences/{occurrence_id}: an EXDATE, the override dropped."""
+
+        change = CancelOccurrence(occurrence_id)
+        return await self._edit(user, event_id, "rest", change, if_match=if_match)
+
+    async def split(
+        self, user: User, event_id: int, body: dict[str, Any], *, if_match: int | None = None
+    ) -> Split:
+        """POST /events/{id}/split: this occurrence and the following ones become a new series."""
+        return await split(self._db, self._notify, user, event_id, body, if_match=if_match)
+
+    async def import_calendar(self, user: User, data: bytes) -> ImportResult:
+        """POST /events/import: an iCalendar file, all or nothing."""
+        return await import_calendar(self._db, self._notify, user, data)
 
     async def rollback(self, user: User, event_id: int, version: int) -> EditResult:
         """A new version whose document equals an old one's."""

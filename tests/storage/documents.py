@@ -16,6 +16,7 @@ def document(**fields: Any) -> dict[str, Any]:
         "all_day": False,
         "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3", "EXDATE:20260309T080000Z"],
         "metadata": {"color": "red", "tags": ["a", "b"], "a/b": {"~x": 1}},
+        "overrides": {},
     }
     base.update(fields)
     return base

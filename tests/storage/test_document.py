@@ -218,6 +218,7 @@ def test_create_fills_defaults_in_canonical_form() -> None:
         "all_day": False,
         "recurrence": [],
         "metadata": {},
+        "overrides": {},
     }
     assert tuple(doc) == DOCUMENT_FIELDS
 

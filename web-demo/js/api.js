@@ -72,26 +72,28 @@ export class Api extends EventTarget {
   }
 
   /** An authenticated call; an expired access token is refreshed once and the call retried. */
-  async request(method, path, body) {
+  async request(method, path, body, contentType = "application/json") {
     try {
-      return await this._send(method, path, body, await this.freshToken());
+      return await this._send(method, path, body, await this.freshToken(), contentType);
     } catch (error) {
       if (error.code !== "token_expired" || !this.session) throw error;
       await this.refresh();
-      return this._send(method, path, body, this.session.access_token);
+      return this._send(method, path, body, this.session.access_token, contentType);
     }
   }
 
-  async _send(method, path, body, token) {
+  /** A body in JSON is encoded here; any other content type is sent as given (text). */
+  async _send(method, path, body, token, contentType = "application/json") {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = contentType;
     if (token) headers.Authorization = `Bearer ${token}`;
+    const json = contentType === "application/json";
     let response;
     try {
       response = await fetch(BASE + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : json ? JSON.stringify(body) : body,
       });
     } catch {
       throw new ApiError(0, "network", "The server cannot be reached. Check your connection.");

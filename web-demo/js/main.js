@@ -1,6 +1,7 @@
 // Wires the page together: sign-in first, then the live calendar.
 
 import { Api } from "./api.js";
+import { CalendarDialog } from "./calendars.js";
 import { LiveClient } from "./live.js";
 import { LoginView } from "./login.js";
 import { EventPanel } from "./panel.js";
@@ -35,13 +36,15 @@ function startCalendar() {
   const live = new LiveClient(api);
   const store = new EventStore(api, live, new SyncFeed(api));
   const share = new ShareDialog(store);
+  const calendars = new CalendarDialog(store);
+  document.getElementById("calendars").addEventListener("click", () => calendars.open());
   const panel = new EventPanel(document.getElementById("panel"), store, {
     onShare: (eventId) => share.open(eventId),
     onClosed: () => week.render(),
   });
   const week = new WeekView(document.getElementById("week"), store, {
-    onOpen: (eventId) => {
-      panel.open(eventId);
+    onOpen: (eventId, occurrenceId) => {
+      panel.open(eventId, { occurrenceId });
       week.render();
     },
     onCreate: (start) => createAt(store, panel, start),

@@ -6,6 +6,9 @@ import { fieldControl } from "./fields.js";
 import { HistoryPanel } from "./history.js";
 import { FIELD_LABELS, avatar, colorFor, h, toWire, toast } from "./ui.js";
 
+// The fields one occurrence may change on its own (PROTOCOL.md, overrides).
+const OVERRIDABLE = new Set(["title", "description", "location", "start_time", "end_time"]);
+
 const REFUSALS = {
   forbidden: "You can view this event but not edit it. Your change was not saved.",
   version_conflict:
@@ -46,6 +49,37 @@ export class EventPanel {
       "button",
       { class: "btn ghost danger", onclick: () => this._delete() },
       "Delete",
+    );
+    // Which occurrences an edit changes, when the panel shows one of a series.
+    const editChoice = (scope, label) =>
+      h(
+        "button",
+        {
+          class: "btn",
+          type: "button",
+          dataset: { scope },
+          "aria-pressed": scope === "all" ? "true" : "false",
+          onclick: () => this._setEditScope(scope),
+        },
+        label,
+      );
+    this.editScopes = h(
+      "div",
+      { class: "scope-choice", role: "group", "aria-label": "Edit which?", hidden: true },
+      h("span", {}, "Edit"),
+      editChoice("this", "This event"),
+      editChoice("following", "This and following"),
+      editChoice("all", "All events"),
+    );
+    const choice = (scope, label) =>
+      h("button", { class: "btn", onclick: () => this._deleteIn(scope) }, label);
+    this.scope = h(
+      "div",
+      { class: "scope-choice", role: "group", "aria-label": "Delete which?", hidden: true },
+      h("span", {}, "Delete which?"),
+      choice("this", "This event"),
+      choice("following", "This and following"),
+      choice("all", "All events"),
     );
     this.notice = h("div", {
       class: "notice",
@@ -91,6 +125,8 @@ export class EventPanel {
             "×",
           ),
         ),
+        this.scope,
+        this.editScopes,
         this.presence,
         h("nav", { class: "tabs" }, this.tabs.details, this.tabs.history, this.tabs.activity),
       ),
@@ -122,9 +158,15 @@ export class EventPanel {
     );
   }
 
-  open(eventId, { focusTitle = false } = {}) {
+  open(eventId, { focusTitle = false, occurrenceId = null } = {}) {
     if (this.eventId !== eventId) this._flushTyping();
     this.eventId = eventId;
+    // The occurrence clicked, for "this event / this and following" (null: a single
+    // event, or one opened some other way).
+    this.occurrenceId = occurrenceId;
+    this.scope.hidden = true;
+    this.editScopes.hidden = !(occurrenceId && this.event.recurrence.length);
+    this._setEditScope("all", { redraw: false });
     this.store.setOpen(eventId);
     this.root.hidden = false;
     this._hideNotice();
@@ -150,7 +192,27 @@ export class EventPanel {
   // Field values: the document's, except where the user has a change on its way.
 
   _showValue(name) {
-    this.controls[name].write(this.event[name]);
+    const shown = this.editScope === "all" ? this.event : this._occurrence();
+    this.controls[name].write(shown[name]);
+  }
+
+  /** The open occurrence as it now is: the series' fields, its override's, its times. */
+  _occurrence() {
+    const event = this.event;
+    const override = event.overrides?.[this.occurrenceId] ?? {};
+    const length = new Date(event.end_time) - new Date(event.start_time);
+    const start = override.start_time ?? this.occurrenceId;
+    const end = override.end_time ?? toWire(new Date(new Date(start).getTime() + length));
+    return { ...event, ...override, start_time: start, end_time: end };
+  }
+
+  _setEditScope(scope, { redraw = true } = {}) {
+    if (redraw) this._flushTyping(); // what was typed goes where it was typed for
+    this.editScope = scope;
+    for (const button of this.editScopes.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.scope === scope));
+    }
+    if (redraw) for (const name of Object.keys(FIELD_LABELS)) this._showValue(name);
   }
 
   _isDirty(name) {
@@ -171,12 +233,37 @@ export class EventPanel {
     clearTimeout(this._typing.get(name));
     this._typing.delete(name);
     const changes = { [name]: this.controls[name].read() };
+    const shown = this.editScope === "all" ? this.event : this._occurrence();
     if (name === "start_time" && changes.start_time) {
       // Moving the start moves the whole event: the duration is kept.
-      const duration = new Date(this.event.end_time) - new Date(this.event.start_time);
+      const duration = new Date(shown.end_time) - new Date(shown.start_time);
       changes.end_time = toWire(new Date(new Date(changes.start_time).getTime() + duration));
     }
-    this.store.edit(this.eventId, changes);
+    if (this.editScope === "this" && OVERRIDABLE.has(name)) {
+      this._sendToOccurrence(changes);
+    } else if (this.editScope === "following" && this.occurrenceId !== this.event.start_time) {
+      this._sendToFollowing(changes);
+    } else {
+      this.store.edit(this.eventId, changes);
+    }
+  }
+
+  async _sendToOccurrence(changes) {
+    try {
+      await this.store.setOccurrence(this.eventId, this.occurrenceId, changes);
+    } catch (error) {
+      for (const name of Object.keys(changes)) this._fieldError(name, `Not saved: ${error.message}`);
+    }
+  }
+
+  /** "This and following": the series is split here, and the panel moves to the new one. */
+  async _sendToFollowing(changes) {
+    try {
+      const after = await this.store.splitFrom(this.eventId, this.occurrenceId, changes);
+      this.open(after.id, { occurrenceId: after.start_time });
+    } catch (error) {
+      for (const name of Object.keys(changes)) this._fieldError(name, `Not saved: ${error.message}`);
+    }
   }
 
   _flushTyping() {
@@ -184,7 +271,10 @@ export class EventPanel {
   }
 
   _onChanged({ fields }) {
-    for (const name of fields) {
+    // An override changes what an occurrence shows in any of its fields.
+    const names = [...fields];
+    const shown = names.includes("overrides") ? Object.keys(FIELD_LABELS) : names;
+    for (const name of shown) {
       if (name in FIELD_LABELS && !this._isDirty(name)) this._showValue(name);
     }
     if (!this.historyRoot.hidden) this.history.refreshSoon();
@@ -289,6 +379,10 @@ export class EventPanel {
   }
 
   async _delete() {
+    if (this.event.recurrence.length && this.occurrenceId) {
+      this.scope.hidden = !this.scope.hidden;
+      return;
+    }
     const button = this.deleteButton;
     if (!button.classList.contains("confirm")) {
       button.classList.add("confirm");
@@ -299,8 +393,18 @@ export class EventPanel {
       }, 3000);
       return;
     }
+    await this._deleteIn("all");
+  }
+
+  /** Delete the clicked occurrence ("this"), it and the later ones ("following"), or
+   *  the whole series ("all"). */
+  async _deleteIn(scope) {
+    this.scope.hidden = true;
+    const { eventId, occurrenceId } = this;
     try {
-      await this.store.remove(this.eventId);
+      if (scope === "this") await this.store.cancelOccurrence(eventId, occurrenceId);
+      else if (scope === "following") await this.store.cancelFollowing(eventId, occurrenceId);
+      else await this.store.remove(eventId);
     } catch (error) {
       toast(error.message, "error");
     }

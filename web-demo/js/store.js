@@ -14,7 +14,14 @@ import { applyPatch, touchedFields } from "./jsonpatch.js";
 import { toWire } from "./ui.js";
 
 // Changes to these move occurrences, which only the server expands.
-const LAYOUT_FIELDS = new Set(["start_time", "end_time", "recurrence", "timezone", "all_day"]);
+const LAYOUT_FIELDS = new Set([
+  "start_time",
+  "end_time",
+  "recurrence",
+  "timezone",
+  "all_day",
+  "overrides",
+]);
 const WEEK_RELOAD_DELAY_MS = 80;
 
 export class EventStore extends EventTarget {
@@ -99,6 +106,7 @@ export class EventStore extends EventTarget {
       if (!this.events.get(item.id)?.recurrence.length) continue;
       occurrences.push({
         eventId: item.id,
+        occurrenceId: item.occurrence_id,
         start: new Date(item.occurrence_start),
         end: new Date(item.occurrence_end),
       });
@@ -140,6 +148,40 @@ export class EventStore extends EventTarget {
 
   async remove(eventId) {
     await this.api.request("DELETE", `/events/${eventId}`);
+  }
+
+  /** Change one occurrence of a recurring event only (its override). */
+  async setOccurrence(eventId, occurrenceId, fields) {
+    await this.api.request("PUT", `/events/${eventId}/occurrences/${occurrenceId}`, fields);
+  }
+
+  /** "This and following": a new series from that occurrence on, with `changes`. */
+  async splitFrom(eventId, occurrenceId, changes) {
+    const { after } = await this.api.request("POST", `/events/${eventId}/split`, {
+      occurrence_id: occurrenceId,
+      changes,
+    });
+    this._remember(after);
+    this.scheduleWeekReload();
+    return after;
+  }
+
+  /** Cancel one occurrence of a recurring event (an EXDATE, its override dropped). */
+  async cancelOccurrence(eventId, occurrenceId) {
+    await this.api.request("DELETE", `/events/${eventId}/occurrences/${occurrenceId}`);
+    this.scheduleWeekReload();
+  }
+
+  /** Cancel an occurrence and every later one: the series is split there and the
+   *  new series (from that occurrence on) deleted. From the first one, that is all. */
+  async cancelFollowing(eventId, occurrenceId) {
+    const event = this.events.get(eventId);
+    if (occurrenceId === event.start_time) return this.remove(eventId);
+    const { after } = await this.api.request("POST", `/events/${eventId}/split`, {
+      occurrence_id: occurrenceId,
+    });
+    await this.remove(after.id);
+    this.scheduleWeekReload();
   }
 
   setOpen(eventId) {

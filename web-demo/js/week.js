@@ -171,6 +171,9 @@ export class WeekView {
 
   _block({ occurrence, top, bottom, lane, lanes }) {
     const event = this.store.events.get(occurrence.eventId);
+    // A moved or renamed occurrence shows its own title and place (the server
+    // already placed it at its own time).
+    const own = { ...event, ...(event.overrides?.[occurrence.occurrenceId] ?? {}) };
     const viewers = this.store.othersIn(event.id).filter((m) => m.state?.open);
     const classes = ["event-block"];
     if (event.id === this.store.openId) classes.push("selected");
@@ -189,20 +192,20 @@ export class WeekView {
         },
         onclick: (click) => {
           click.stopPropagation();
-          this.onOpen(event.id);
+          this.onOpen(event.id, occurrence.occurrenceId);
         },
       },
       h(
         "span",
         { class: "event-title" },
         event.recurrence.length ? h("span", { class: "repeat", title: "Repeats" }, "↻ ") : null,
-        event.title,
+        own.title,
       ),
       h(
         "span",
         { class: "event-time" },
         `${formatTime(occurrence.start)} – ${formatTime(occurrence.end)}`,
-        event.location ? ` · ${event.location}` : "",
+        own.location ? ` · ${own.location}` : "",
       ),
       viewers.length
         ? h(

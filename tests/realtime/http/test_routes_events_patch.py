@@ -65,7 +65,8 @@ async def test_patch_rules(client: httpx.AsyncClient) -> None:
     assert (wrong_type.status_code, error_code(wrong_type)) == (415, "unsupported_media_type")
 
 
-# A new valid value for each of the nine document fields of the contract.
+# A new valid value for each of the ten document fields of the contract (v1.1 added
+# overrides: the second occurrence of the daily rule set just before).
 FIELD_VALUES = {
     "title": "Retro",
     "description": "What went well",
@@ -76,6 +77,7 @@ FIELD_VALUES = {
     "all_day": True,
     "recurrence": ["RRULE:FREQ=DAILY;COUNT=2"],
     "metadata": {"color": "green"},
+    "overrides": {"2026-03-03T07:30:00Z": {"title": "Retro, day two"}},
 }
 
 

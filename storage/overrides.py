@@ -1,0 +1,210 @@
+"""Occurrence overrides: expanding a series with them applied, and edits of one occurrence.
+
+An override (PROTOCOL.md v1.1) replaces some fields of one occurrence, keyed by the
+occurrence's original start in UTC; a moved occurrence keeps that key. Every read
+that expands a series (listings, windows, conflicts, iCalendar) goes through
+`expand`, so an occurrence is found where it now is. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from storage.document import OVERRIDE_FIELDS, format_time, parse_time
+from storage.errors import not_found, validation_error
+from storage.patch_diff import make_ops
+from storage.patching import escape
+from storage.recurrence import event_bounds, event_occurrences, occurrence_end, starts_among
+from storage.recurrence_rules import RecurrenceError
+
+# The fields an override carries besides the times, as they appear in an expanded item.
+SHOWN_FIELDS = ("title", "description", "location", "metadata")
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """One occurrence as it now is: its id (None for a single event), times, fields."""
+
+    occurrence_id: str | None
+    start: datetime
+    end: datetime
+    # The overridden title/description/location/metadata, and only those.
+    fields: dict[str, Any]
+
+
+def _times(document: dict[str, Any]) -> tuple[datetime, datetime]:
+    start, end = parse_time(document["start_time"]), parse_time(document["end_time"])
+    assert start is not None and end is not None, "a stored document has valid times"
+    return start, end
+
+
+def _applied(key: str, start: datetime, end: datetime, override: dict[str, Any]) -> Expanded:
+    return Expanded(
+        key,
+        parse_time(override.get("start_time")) or start,
+        parse_time(override.get("end_time")) or end,
+        {name: override[name] for name in SHOWN_FIELDS if name in override},
+    )
+
+
+def occurrences_as_now(
+    document: dict[str, Any], window_start: datetime, window_end: datetime
+) -> Iterator[Expanded]:
+    """Lazily, by start, the occurrences overlapping the window with overrides applied.
+
+    An occurrence moved into the window is found although its original time is
+    elsewhere, and one moved out of it is not: the series' own occurrences stream from
+    storage.recurrence, less the moved ones, merged with the moved ones (at most
+    MAX_OVERRIDES, placed up front) by start.
+    """
+    if not document["recurrence"]:
+        for occ_start, occ_end in event_occurrences(document, window_start, window_end):
+            yield Expanded(None, occ_start, occ_end, {})
+        return
+    overrides = document["overrides"]
+    moved = {
+        key: value
+        for key, value in overrides.items()
+        if "start_time" in value or "end_time" in value
+    }
+    start, end = _times(document)
+    placed = sorted(
+        (
+            o
+            for o in (_moved(document, start, end, key) for key in moved)
+            if _overlaps(o, window_start, window_end)
+        ),
+        key=_by_start,
+    )
+    staying = (
+        _applied(key, occ_start, occ_end, overrides.get(key, {}))
+        for occ_start, occ_end in event_occurrences(document, window_start, window_end)
+        if (key := format_time(occ_start)) not in moved
+    )
+    yield from heapq.merge(staying, placed, key=_by_start)
+
+
+def expand(
+    document: dict[str, Any], window_start: datetime, window_end: datetime, limit: int
+) -> list[Expanded]:
+    """The first `limit` of occurrences_as_now."""
+    return list(islice(occurrences_as_now(document, window_start, window_end), limit))
+
+
+def _moved(document: dict[str, Any], start: datetime, end: datetime, key: str) -> Expanded:
+    original = parse_time(key)
+    assert original is not None, "override keys are validated occurrence ids"
+    original_end = occurrence_end(start, end, document["timezone"], original)
+    return _applied(key, original, original_end, document["overrides"][key])
+
+
+def _overlaps(occ: Expanded, window_start: datetime, window_end: datetime) -> bool:
+    return occ.start < window_end and occ.end > window_start
+
+
+def _by_start(occ: Expanded) -> tuple[datetime, str]:
+    return occ.start, occ.occurrence_id or ""
+
+
+def span(document: dict[str, Any]) -> tuple[datetime, datetime]:
+    """The event's bounds (storage.recurrence.event_bounds) widened to every moved
+    occurrence, so that a window query finds an occurrence where it now is."""
+    first, last = event_bounds(document)
+    if not document["recurrence"]:
+        return first, last
+    start, end = _times(document)
+    for key, override in document["overrides"].items():
+        if "start_time" in override or "end_time" in override:
+            moved = _moved(document, start, end, key)
+            first, last = min(first, moved.start), max(last, moved.end)
+    return first, last
+
+
+def without_orphans(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` less the overrides whose keys its rules no longer produce (what PUT
+    drops itself). A document too broken to expand is left as it is: validation will
+    name what is wrong with it."""
+    overrides = document.get("overrides")
+    start, end = parse_time(document.get("start_time")), parse_time(document.get("end_time"))
+    if not isinstance(overrides, dict) or not overrides or start is None or end is None:
+        return document
+    moments = {key: parse_time(key) for key in overrides}
+    try:
+        real = starts_among(
+            start,
+            end,
+            document["timezone"],
+            document["recurrence"] or [],
+            [m for m in moments.values() if m is not None],
+        )
+    except (RecurrenceError, TypeError, KeyError):
+        return document
+    kept = {key: value for key, value in overrides.items() if moments[key] in real}
+    return {**document, "overrides": kept}
+
+
+def require_occurrence(document: dict[str, Any], occurrence_id: str) -> tuple[datetime, datetime]:
+    """The original (start, end) of that occurrence; not_found when it is none."""
+    moment = parse_time(occurrence_id)
+    start, end = _times(document)
+    if (
+        moment is None
+        or format_time(moment) != occurrence_id
+        or not document["recurrence"]
+        or moment
+        not in starts_among(start, end, document["timezone"], document["recurrence"], [moment])
+    ):
+        raise not_found(f"occurrence {occurrence_id}")
+    return moment, occurrence_end(start, end, document["timezone"], moment)
+
+
+def differences(
+    document: dict[str, Any], occurrence_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """`fields` less those equal to the series' value for that occurrence (its own
+    times for start_time and end_time): an override only says how it differs."""
+    original_start, original_end = require_occurrence(document, occurrence_id)
+    series = {
+        **{name: document[name] for name in SHOWN_FIELDS},
+        "start_time": format_time(original_start),
+        "end_time": format_time(original_end),
+    }
+    kept = {}
+    for name, value in fields.items():
+        moment = parse_time(value) if name in ("start_time", "end_time") else None
+        same = format_time(moment) == series[name] if moment is not None else value == series[name]
+        if not same:
+            kept[name] = value
+    return kept
+
+
+def set_occurrence_ops(
+    document: dict[str, Any], occurrence_id: str, fields: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The patch that sets one occurrence's override to `fields` over what it had."""
+    require_occurrence(document, occurrence_id)
+    unknown = {name: "unknown field" for name in fields if name not in OVERRIDE_FIELDS}
+    if unknown:
+        raise validation_error(unknown, "only title, description, location, times and metadata")
+    merged = {**document["overrides"].get(occurrence_id, {}), **fields}
+    override = differences(document, occurrence_id, merged)
+    overrides = {key: value for key, value in document["overrides"].items() if key != occurrence_id}
+    if override:
+        overrides[occurrence_id] = override
+    return make_ops(document, {**document, "overrides": overrides})
+
+
+def cancel_occurrence_ops(document: dict[str, Any], occurrence_id: str) -> list[dict[str, Any]]:
+    """The patch that cancels one occurrence: an EXDATE line, and its override dropped."""
+    moment, _ = require_occurrence(document, occurrence_id)
+    ops: list[dict[str, Any]] = [
+        {"op": "add", "path": "/recurrence/-", "value": f"EXDATE:{moment:%Y%m%dT%H%M%SZ}"}
+    ]
+    if occurrence_id in document["overrides"]:
+        ops.append({"op": "remove", "path": f"/overrides/{escape(occurrence_id)}"})
+    return ops
