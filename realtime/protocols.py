@@ -33,8 +33,10 @@ from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
-# How long a socket closed for an oversized frame keeps draining the client's bytes.
-CLOSE_LINGER_SECONDS = 2.0
+# How long a socket closed for an oversized frame keeps draining the client's bytes:
+# as long as uvicorn waits for any close reply. Two seconds were too short for 25
+# clients writing megabytes at once on a loaded machine (a reset for the slowest).
+CLOSE_LINGER_SECONDS = 10.0
 # The ASGI scope extension under which the app finds the socket's protocol.
 WIRE_EXTENSION = "tandem.wire"
 

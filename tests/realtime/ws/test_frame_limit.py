@@ -23,7 +23,7 @@ from tests.ws_client import Sockets
 pytestmark = pytest.mark.timeout(60)
 
 CLIENTS = 25
-FRAME_BYTES = 4 * 1024 * 1024
+FRAME_BYTES = 2 * 1024 * 1024
 
 
 def _handshake(host: str, port: int, token: str) -> bytes:
@@ -78,7 +78,7 @@ def blocking_oversized_sender(url: str, token: str) -> int | str:
 async def test_every_oversized_sender_reads_1009(
     server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
 ) -> None:
-    """25 clients at once each write a 4 MiB frame before reading: each reads close
+    """25 clients at once each write a 2 MiB frame before reading: each reads close
     code 1009 (the server drains the rest of the frame before it hangs up)."""
     alice = await register(client)
     outcomes = await asyncio.gather(
