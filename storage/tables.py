@@ -78,7 +78,7 @@ events = sa.Table(
     # The hash of the newest record in the event's audit chain: every writer of the
     # event already holds this row locked, so appending costs no extra read.
     sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
-    sa.UniqueConstraint("owner_id", "uid"),
+    sa.Index(None, "owner_id", "uid", unique=True),
 )
 
 event_versions = sa.Table(

@@ -27,6 +27,11 @@ EVENT = (
     " 'UTC', false, '[]', '{}', :at, :end, :at, :at, 1)"
 )
 
+PERMISSION = (
+    "INSERT INTO permissions (event_id, user_id, role, granted_by, granted_at)"
+    " VALUES (:id, 1, 'owner', 1, :at)"
+)
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_at_0001(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Database]:
@@ -54,7 +59,8 @@ async def database_at_0001(request: pytest.FixtureRequest, tmp_path) -> AsyncIte
 
 async def test_existing_events_get_a_uid_and_no_overrides(database_at_0001: Database) -> None:
     """Events written before 0003 come out of it with distinct `<uuid>@tandem` UIDs and
-    empty overrides; the UID is then required and unique per owner."""
+    empty overrides, their permissions intact (a SQLite table rebuild would cascade
+    them away); the UID is then unique per owner."""
     at, end = datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 9, tzinfo=UTC)
     times = [sa.bindparam("at", type_=UTCDateTime), sa.bindparam("end", type_=UTCDateTime)]
     async with database_at_0001.write() as conn:
@@ -63,9 +69,12 @@ async def test_existing_events_get_a_uid_and_no_overrides(database_at_0001: Data
             await conn.execute(
                 sa.text(EVENT).bindparams(*times), {"id": event_id, "at": at, "end": end}
             )
+            await conn.execute(sa.text(PERMISSION).bindparams(times[0]), {"id": event_id, "at": at})
     await migrate(database_at_0001)
     async with database_at_0001.read() as conn:
         rows = (await conn.execute(sa.text("SELECT uid, overrides FROM events ORDER BY id"))).all()
+        kept = (await conn.execute(sa.text("SELECT count(*) FROM permissions"))).scalar()
+    assert kept == 2
     uids = [row.uid for row in rows]
     assert len(set(uids)) == 2 and all(uid.endswith("@tandem") for uid in uids)
     assert [row.overrides in ({}, "{}") for row in rows] == [True, True]

@@ -23,10 +23,11 @@ timestamp = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("events") as batch:
-        batch.add_column(sa.Column("overrides", json, nullable=False, server_default="{}"))
-        batch.add_column(sa.Column("uid", sa.String(255), nullable=True))
-    # Existing events get the UID a new one would have; then the column is required.
+    # No batch (table rebuild) on SQLite: its DROP TABLE, with foreign keys on, would
+    # delete every permission and version of the events through ON DELETE CASCADE.
+    op.add_column("events", sa.Column("overrides", json, nullable=False, server_default="{}"))
+    op.add_column("events", sa.Column("uid", sa.String(255), nullable=True))
+    # Existing events get the UID a new one would have.
     events = sa.table("events", sa.column("id", sa.Integer), sa.column("uid", sa.String))
     connection = op.get_bind()
     ids = connection.execute(sa.select(events.c.id).where(events.c.uid.is_(None))).scalars()
@@ -34,9 +35,11 @@ def upgrade() -> None:
         connection.execute(
             events.update().where(events.c.id == event_id).values(uid=f"{uuid.uuid4()}@tandem")
         )
-    with op.batch_alter_table("events") as batch:
-        batch.alter_column("uid", existing_type=sa.String(255), nullable=False)
-        batch.create_unique_constraint("uq_events_owner_id_uid", ["owner_id", "uid"])
+    # Required from now on; SQLite cannot add NOT NULL without that rebuild, and the
+    # server writes a UID with every event there too.
+    if connection.dialect.name == "postgresql":
+        op.alter_column("events", "uid", existing_type=sa.String(255), nullable=False)
+    op.create_index("ix_events_owner_id_uid", "events", ["owner_id", "uid"], unique=True)
     op.create_table(
         "feeds",
         sa.Column("id", sa.Integer, nullable=False),
@@ -55,7 +58,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("feeds")
-    with op.batch_alter_table("events") as batch:
-        batch.drop_constraint("uq_events_owner_id_uid", type_="unique")
-        batch.drop_column("uid")
-        batch.drop_column("overrides")
+    op.drop_index("ix_events_owner_id_uid", table_name="events")
+    op.drop_column("events", "uid")
+    op.drop_column("events", "overrides")
