@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.http import wire_models
+from realtime.http import wire_models, wire_models_v11
 from realtime.http.bodies import api_response
 from realtime.http.openapi import LIMIT, Operation, Param, describe
 from realtime.http.params import cursor_text, query_cursor_version, query_int
@@ -37,7 +37,7 @@ def _paging(request: Request) -> tuple[int, int]:
         summary="The event's audit trail, oldest first (owner; after deletion, the last owner)",
         tag="audit",
         query=(LIMIT, CURSOR),
-        responses={200: wire_models.AuditPage},
+        responses={200: wire_models_v11.AuditPage},
         errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     )
 )
@@ -56,7 +56,7 @@ async def event_audit(request: Request) -> Response:
         summary="The caller's account records and the records of the caller's actions",
         tag="audit",
         query=(LIMIT, CURSOR),
-        responses={200: wire_models.AuditPage},
+        responses={200: wire_models_v11.AuditPage},
     )
 )
 async def my_audit(request: Request) -> Response:

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.http import wire_models
+from realtime.http import wire_models, wire_models_v11
 from realtime.http.bodies import api_response, read_body
 from realtime.http.openapi import Operation, Param, describe
 from realtime.services import authenticate, resources
@@ -78,7 +78,7 @@ async def calendar_ics(request: Request) -> Response:
         "that cannot be imported are named in details.errors by their index.",
         body=str,
         body_media=ICS,
-        responses={200: wire_models.ImportResult},
+        responses={200: wire_models_v11.ImportResult},
     )
 )
 async def import_events(request: Request) -> Response:
@@ -103,7 +103,7 @@ async def import_events(request: Request) -> Response:
         tag="icalendar",
         description="The URL is shown only in this answer; it serves what /calendar.ics "
         "would, without a bearer, until the feed is deleted.",
-        responses={201: wire_models.NewFeed},
+        responses={201: wire_models_v11.NewFeed},
     )
 )
 async def create_feed(request: Request) -> Response:
@@ -117,7 +117,7 @@ async def create_feed(request: Request) -> Response:
     Operation(
         summary="The caller's feeds (without their URLs)",
         tag="icalendar",
-        responses={200: wire_models.Feeds},
+        responses={200: wire_models_v11.Feeds},
     )
 )
 async def list_feeds(request: Request) -> Response:

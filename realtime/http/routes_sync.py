@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.http import conditional, wire_models
+from realtime.http import conditional, wire_models, wire_models_v11
 from realtime.http.openapi import IF_NONE_MATCH, Operation, Param, describe
 from realtime.http.params import query_int
 from realtime.services import authenticate, resources
@@ -25,7 +25,7 @@ DEFAULT_SYNC_PAGE = 500
             Param("limit", wire_models.SyncPageSize),
         ),
         headers=(IF_NONE_MATCH,),
-        responses={200: wire_models.SyncPage, 304: None},
+        responses={200: wire_models_v11.SyncPage, 304: None},
         errors=(ErrorCode.CURSOR_EXPIRED,),
         etag=True,
     )
