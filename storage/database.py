@@ -133,6 +133,34 @@ class Database:
             async with conn.begin():
                 yield conn
 
+    @asynccontextmanager
+    async def schema_change(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction for migrations.
+
+        On SQLite, foreign keys are off inside it, as SQLite prescribes for rebuilding
+        a table: with them on, dropping the old table would cascade-delete every row
+        that refers to it. They are checked before commit and back on afterwards.
+        The pragma is a no-op inside a transaction, so it goes to the driver first.
+        """
+        if not self.is_sqlite:
+            async with self.write() as conn:
+                yield conn
+            return
+        assert self._sqlite_writer is not None
+        async with self._sqlite_writer, self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("PRAGMA foreign_keys=OFF")
+            try:
+                conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).first()
+                    if broken is not None:
+                        raise RuntimeError(f"migration broke a foreign key: {tuple(broken)}")
+            finally:
+                await driver.execute("PRAGMA foreign_keys=ON")
+
     async def healthy(self) -> bool:
         try:
             async with self.engine.connect() as conn:

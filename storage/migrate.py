@@ -29,7 +29,7 @@ async def migrate(database: Database, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with database.write() as conn:
+    async with database.schema_change() as conn:
         await conn.run_sync(upgrade)
 
 

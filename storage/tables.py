@@ -79,6 +79,8 @@ events = sa.Table(
     # event already holds this row locked, so appending costs no extra read.
     sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "owner_id", "uid", unique=True),
+    # Never reuse an id: the audit trail and the sync log outlive the event.
+    sqlite_autoincrement=True,
 )
 
 event_versions = sa.Table(
@@ -178,4 +180,5 @@ feeds = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_used_at", UTCDateTime, nullable=True),
     sa.Index(None, "user_id"),
+    sqlite_autoincrement=True,
 )
