@@ -97,9 +97,14 @@ def chain_hash(previous: str, item: Entry) -> str:
 _INSERT = audit_records.insert()
 
 
-async def insert(conn: AsyncConnection, chain: str, item: Entry, hash_: str) -> None:
-    """Store a record whose hash the caller computed against the chain's head it holds."""
-    await conn.execute(_INSERT, {"chain": chain, "hash": hash_, **vars(item)})
+def record_values(chain: str, item: Entry, hash_: str) -> dict[str, Any]:
+    """The audit_records row of an entry chained with `hash_` (every column but seq)."""
+    return {"chain": chain, "hash": hash_, **vars(item)}
+
+
+async def insert(conn: AsyncConnection, record: dict[str, Any]) -> None:
+    """Store a record (`record_values`) chained against the head the caller holds."""
+    await conn.execute(_INSERT, record)
 
 
 async def append_to_event(
@@ -122,7 +127,7 @@ async def append_to_event(
         await conn.execute(
             events.update().where(events.c.id == item.event_id).values(audit_hash=hash_)
         )
-    await insert(conn, event_chain(item.event_id), item, hash_)
+    await insert(conn, record_values(event_chain(item.event_id), item, hash_))
 
 
 async def append_to_account(conn: AsyncConnection, item: Entry, user_id: int | None) -> None:
@@ -140,7 +145,7 @@ async def append_to_account(conn: AsyncConnection, item: Entry, user_id: int | N
     ).scalar_one()
     hash_ = chain_hash(previous, item)
     await conn.execute(audit_heads.update().where(audit_heads.c.chain == chain).values(hash=hash_))
-    await insert(conn, chain, item, hash_)
+    await insert(conn, record_values(chain, item, hash_))
 
 
 def _upsert(dialect: str) -> Any:

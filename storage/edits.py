@@ -27,7 +27,7 @@ from storage.overrides import span
 from storage.patching import apply_ops, paths_overlap, touched_paths
 from storage.records import EventRecord, VersionRecord, event_record, version_record
 from storage.roles import check_role
-from storage.tables import event_versions, events, permissions
+from storage.tables import audit_records, event_versions, events, permissions
 
 # Built once, not per edit: constructing statements cost the edit more CPU than
 # running them (the W1 profile in bench/RESULTS.md). The SET clause of the update
@@ -216,56 +216,69 @@ async def apply_edit(
     record = VersionRecord(
         event_id, current.version + 1, user_id, origin, op_id, ops, document, now
     )
-    # The event's audit head came with the locked row: the record is chained here and
-    # the new head rides on the row's update, at the cost of one insert.
+    # The event's audit head came with the locked row: the record is chained here, and
+    # the record and the new head ride on the version's write.
     updated = audit.entry("event_update", now, user_id, event_id=event_id, version=record.version)
     audit_hash = audit.chain_hash(row.audit_hash, updated)
-    edited = await _write_version(conn, current, record, audit_hash)
-    await audit.insert(conn, audit.event_chain(event_id), updated, audit_hash)
+    audited = audit.record_values(audit.event_chain(event_id), updated, audit_hash)
+    edited = await _write_version(conn, current, record, audited)
     # The version row's insert logged the sync change (the trigger of migration 0004).
     return EditResult(edited, role, record)
 
 
 async def _write_version(
-    conn: AsyncConnection, current: EventRecord, record: VersionRecord, audit_hash: str
+    conn: AsyncConnection, current: EventRecord, record: VersionRecord, audited: dict[str, Any]
 ) -> EventRecord:
-    """Move the event row to `record`'s version and document (and its audit chain's head
-    to `audit_hash`), and log that version."""
+    """Move the event row to `record`'s version and document, log that version, and store
+    its audit record `audited` (moving the event's audit head to it)."""
     changed = {
         "version": record.version,
         "updated_at": record.at,
         "updated_by": record.author_id,
-        "audit_hash": audit_hash,
+        "audit_hash": audited["hash"],
     }
     changed.update(event_columns(record.snapshot))
     if conn.dialect.name == "postgresql":
-        # One statement, one round trip: the update rides in a CTE of the insert.
-        moved = {f"moved_{name}": value for name, value in changed.items()}
-        moved["moved_id"] = current.id
-        await conn.execute(_move_and_log(tuple(changed)), {**_version_row(record), **moved})
+        # One statement, one round trip: the update and the audit record ride in CTEs
+        # of the version insert.
+        params = _version_row(record)
+        params.update({f"moved_{name}": value for name, value in changed.items()})
+        params.update({f"audited_{name}": value for name, value in audited.items()})
+        params["moved_id"] = current.id
+        await conn.execute(_move_and_log(tuple(changed)), params)
     else:  # SQLite has no data-modifying CTE
         await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
         await _insert_version(conn, record)
+        await audit.insert(conn, audited)
     # The row now holds exactly this: no need to read it back.
     return current.as_of(record)
 
 
 @cache  # see _UPDATE_EVENT; every edit sets the same columns, so one statement
 def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
-    """PostgreSQL: `WITH moved AS (UPDATE events ...) INSERT INTO event_versions ...`.
+    """PostgreSQL: `WITH moved AS (UPDATE events ...), audited AS (INSERT INTO
+    audit_records ...) INSERT INTO event_versions ...`.
 
-    The event's new `columns` are bound as `moved_<column>`, the version row's as its
-    own columns (as `_insert_version` binds them).
+    The event's new `columns` are bound as `moved_<column>`, the audit record's as
+    `audited_<column>`, the version row's as its own columns (as `_insert_version`
+    binds them). PostgreSQL runs every data-modifying CTE, referenced or not.
     """
     moved = (
         events.update()
         .where(events.c.id == sa.bindparam("moved_id"))
-        .values(
-            {name: sa.bindparam(f"moved_{name}", type_=events.c[name].type) for name in columns}
-        )
+        .values(_bound(events, columns, "moved_"))
         .cte("moved")
     )
-    return event_versions.insert().add_cte(moved)
+    audited = audit_records.insert().values(_bound(audit_records, _AUDIT_COLUMNS, "audited_"))
+    return event_versions.insert().add_cte(moved).add_cte(audited.cte("audited"))
+
+
+# Every column of an audit record but seq, which the database assigns.
+_AUDIT_COLUMNS = tuple(column.name for column in audit_records.c if column.name != "seq")
+
+
+def _bound(table: sa.Table, columns: tuple[str, ...], prefix: str) -> dict[str, Any]:
+    return {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in columns}
 
 
 async def _check_rebase(
