@@ -74,9 +74,10 @@ Change = ApplyOps | SetFields | RestoreVersion | SetOccurrence | CancelOccurrenc
 
 
 async def patch_for(
-    conn: AsyncConnection, change: Change, current: EventRecord
+    conn: AsyncConnection | None, change: Change, current: EventRecord
 ) -> list[dict[str, Any]]:
-    """The RFC 6902 patch that `change` makes to `current`, the locked event."""
+    """The RFC 6902 patch that `change` makes to `current`, the locked event (`conn`
+    for a RestoreVersion, which reads the version)."""
     match change:
         case ApplyOps(ops):
             return check_ops(ops)
@@ -87,6 +88,7 @@ async def patch_for(
                 merged = without_orphans(merged)
             return make_ops(current.document, build_document(merged, base=current.document))
         case RestoreVersion(version):
+            assert conn is not None, "a rollback reads the version through SQLAlchemy"
             target = await get_version(conn, current.id, version)
             return make_ops(current.document, target.record.snapshot)
         case SetOccurrence(occurrence_id, fields):

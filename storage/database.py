@@ -9,6 +9,7 @@ per-task connection state. The layers above name that connection's type as
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,13 +17,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.errors import ServiceUnavailable
+from storage.edit_pool import EditConnections
+from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,7 @@ class Database:
         self.url = url
         sa_url, connect_args = parse_database_url(url)
         self.dialect = sa_url.get_backend_name()
+        self._edits: EditConnections | None = None
         if self.dialect == "sqlite":
             self.engine = create_async_engine(sa_url, connect_args=connect_args)
             _configure_sqlite(self.engine, busy_timeout_ms=round(sqlite_busy_timeout * 1000))
@@ -89,6 +93,11 @@ class Database:
                 max_overflow=pool_size,
             )
             _ping_idle_connections(self.engine)
+            self._edits = EditConnections(
+                functools.partial(asyncpg.connect, **_driver_arguments(self.engine, connect_args)),
+                pool_size,
+                ping_if_idle_for=PING_IF_IDLE_FOR,
+            )
         # SQLite has one writer at a time; queueing writers here instead of in
         # SQLite's busy handler (which sleeps and polls) keeps latency flat.
         self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -101,6 +110,8 @@ class Database:
         return self.dialect == "sqlite"
 
     async def close(self) -> None:
+        if self._edits is not None:
+            await self._edits.close()
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -132,6 +143,14 @@ class Database:
             conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+    @asynccontextmanager
+    async def edit_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: a write transaction on a bare asyncpg connection, for the edit
+        engine's hot path (storage/edit_pool.py says why)."""
+        assert self._edits is not None, "edit_transaction is for PostgreSQL"
+        async with self._edits.transaction() as conn:
+            yield conn
 
     @asynccontextmanager
     async def schema_change(self) -> AsyncIterator[AsyncConnection]:
@@ -171,13 +190,6 @@ class Database:
         return True
 
 
-# SQLSTATE prefixes that say the database cannot do any work right now, whatever
-# the statement: connection exceptions (08), operator intervention (57P01 admin
-# shutdown and 57P03 "cannot connect now" during a restart, 57P02 crash), a
-# server out of disk, memory or connections (53), and a read-only server (25006).
-_UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
-
-
 def lost_database(exc: BaseException) -> bool:
     """Whether `exc` means the database is unreachable or refusing work (a 503), as
     opposed to a fault in the statement or the data (a bug: a 500)."""
@@ -189,7 +201,7 @@ def lost_database(exc: BaseException) -> bool:
         # SQLite reports locked, full, read-only and I/O failures as OperationalError.
         return True
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
 
 
 @asynccontextmanager
@@ -232,6 +244,12 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("idle connection died") from exc
         if not alive:
             raise DisconnectionError("idle connection died")
+
+
+def _driver_arguments(engine: AsyncEngine, connect_args: dict[str, Any]) -> dict[str, Any]:
+    """What SQLAlchemy passes to asyncpg.connect for this engine's URL."""
+    _args, arguments = engine.dialect.create_connect_args(engine.url)
+    return {**arguments, **connect_args}
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,18 +21,13 @@ from storage import audit
 from storage.changes import Change, patch_for
 from storage.conflicts import refuse_schedule_conflicts
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
+from storage.edit_sql import CoreEditSql, EditSql
 from storage.errors import ErrorCode, TandemError, not_found
 from storage.overrides import span
 from storage.patching import apply_ops, paths_overlap, touched_paths
-from storage.records import EventRecord, VersionRecord, event_record, version_record
+from storage.records import EventRecord, VersionRecord, event_record
 from storage.roles import check_role
-from storage.tables import audit_records, event_versions, events, permissions
-
-# Built once, not per edit: constructing statements cost the edit more CPU than
-# running them (the W1 profile in bench/RESULTS.md). The SET clause of the update
-# comes from the parameters' keys at execution.
-_UPDATE_EVENT = events.update().where(events.c.id == sa.bindparam("edited_id"))
-_INSERT_VERSION = event_versions.insert()
+from storage.tables import event_versions, events, permissions
 
 
 @dataclass(frozen=True)
@@ -128,43 +122,8 @@ async def lock_event(conn: AsyncConnection, event_id: int) -> EventRecord | None
     return None if row is None else event_record(row)
 
 
-async def _lock_for_edit(
-    conn: AsyncConnection, event_id: int, user_id: int, op_id: str | None
-) -> sa.Row[Any] | None:
-    """The event row locked until commit, with the caller's role and whether `op_id` was
-    already applied (`applied`): what an edit must know first, in one round trip.
-    """
-    query = _lock_query(conn.dialect.name == "postgresql", op_id is not None)
-    params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
-    return (await conn.execute(query, params)).first()
-
-
-@cache  # see _UPDATE_EVENT
-def _lock_query(for_update: bool, with_op_id: bool) -> sa.Select[Any]:
-    user_id: sa.BindParameter[int] = sa.bindparam("user_id")
-    role = (
-        sa.select(permissions.c.role)
-        .where(permissions.c.event_id == events.c.id, permissions.c.user_id == user_id)
-        .scalar_subquery()
-    )
-    applied = (
-        sa.exists().where(
-            event_versions.c.event_id == events.c.id,
-            event_versions.c.author_id == user_id,
-            event_versions.c.op_id == sa.bindparam("op_id"),
-        )
-        if with_op_id
-        else sa.false()
-    )
-    query = sa.select(events, role.label("caller_role"), applied.label("applied")).where(
-        events.c.id == sa.bindparam("event_id")
-    )
-    # SQLite's write transaction already holds the only write lock.
-    return query.with_for_update(of=events) if for_update else query
-
-
 async def apply_edit(
-    conn: AsyncConnection,
+    target: AsyncConnection | EditSql,
     *,
     event_id: int,
     user_id: int,
@@ -178,20 +137,24 @@ async def apply_edit(
 ) -> EditResult:
     """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine".
 
-    With a `conflict_horizon`, a result that overlaps another of the editor's events is
-    refused (schedule_conflict); a series without end is compared that far past `now`.
+    `target` is the transaction's SQLAlchemy connection, or the statements for it
+    (storage.edit_sql; on PostgreSQL's hot path, a bare asyncpg connection's, which
+    takes neither a RestoreVersion nor a conflict check). With a `conflict_horizon`, a
+    result that overlaps another of the editor's events is refused (schedule_conflict);
+    a series without end is compared that far past `now`.
     """
+    sql = CoreEditSql(target) if isinstance(target, AsyncConnection) else target
     # 1-3. Lock the row, read the role and whether op_id was applied: one round trip.
-    row = await _lock_for_edit(conn, event_id, user_id, op_id)
+    row = await sql.lock(event_id, user_id, op_id)
     if row is None:
         raise not_found(f"event {event_id}")
     current = event_record(row)
     # Read in the same transaction as the write, so a revoke that committed
     # first wins at once.
-    role = check_role(event_id, row.caller_role, "editor")
-    if op_id is not None and row.applied:
+    role = check_role(event_id, row["caller_role"], "editor")
+    if op_id is not None and row["applied"]:
         # A resent op (rare): its version is read only now.
-        applied = await _version_with_op_id(conn, event_id, user_id, op_id)
+        applied = await sql.version_with_op_id(event_id, user_id, op_id)
         assert applied is not None
         return EditResult(current, role, applied, duplicate=True)
     if if_match is not None and if_match != current.version:
@@ -201,99 +164,47 @@ async def apply_edit(
             {"version": current.version},
         )
     # 4. The patch, rebased over later versions when they touched other paths.
-    ops = await patch_for(conn, change, current)
+    ops = await patch_for(sql.conn, change, current)
     if base_version is not None and base_version != current.version:
-        await _check_rebase(conn, current, base_version, ops)
+        await _check_rebase(sql, current, base_version, ops)
     # 5. Apply and validate the whole result.
     document = check_document(apply_ops(current.document, ops), ErrorCode.INVALID_EVENT)
     if document == current.document:
         return EditResult(current, role, None, noop=True)
     if conflict_horizon is not None:
+        assert sql.conn is not None, "a conflict check reads through SQLAlchemy"
         await refuse_schedule_conflicts(
-            conn, user_id, document, event_id, horizon=conflict_horizon, now=now
+            sql.conn, user_id, document, event_id, horizon=conflict_horizon, now=now
         )
-    # 6. Write the event row and the version row; the caller commits, then publishes.
+    # 6. Write the event row, the version row and the audit record; the caller commits,
+    # then publishes. The event's audit head came with the locked row.
     record = VersionRecord(
         event_id, current.version + 1, user_id, origin, op_id, ops, document, now
     )
-    # The event's audit head came with the locked row: the record is chained here, and
-    # the record and the new head ride on the version's write.
     updated = audit.entry("event_update", now, user_id, event_id=event_id, version=record.version)
-    audit_hash = audit.chain_hash(row.audit_hash, updated)
-    audited = audit.record_values(audit.event_chain(event_id), updated, audit_hash)
-    edited = await _write_version(conn, current, record, audited)
-    # The version row's insert logged the sync change (the trigger of migration 0004).
-    return EditResult(edited, role, record)
-
-
-async def _write_version(
-    conn: AsyncConnection, current: EventRecord, record: VersionRecord, audited: dict[str, Any]
-) -> EventRecord:
-    """Move the event row to `record`'s version and document, log that version, and store
-    its audit record `audited` (moving the event's audit head to it)."""
+    audit_hash = audit.chain_hash(row["audit_hash"], updated)
     changed = {
         "version": record.version,
         "updated_at": record.at,
         "updated_by": record.author_id,
-        "audit_hash": audited["hash"],
+        "audit_hash": audit_hash,
     }
     changed.update(event_columns(record.snapshot))
-    if conn.dialect.name == "postgresql":
-        # One statement, one round trip: the update and the audit record ride in CTEs
-        # of the version insert.
-        params = _version_row(record)
-        params.update({f"moved_{name}": value for name, value in changed.items()})
-        params.update({f"audited_{name}": value for name, value in audited.items()})
-        params["moved_id"] = current.id
-        await conn.execute(_move_and_log(tuple(changed)), params)
-    else:  # SQLite has no data-modifying CTE
-        await conn.execute(_UPDATE_EVENT, {"edited_id": current.id, **changed})
-        await _insert_version(conn, record)
-        await audit.insert(conn, audited)
+    audited = audit.record_values(audit.event_chain(event_id), updated, audit_hash)
+    await sql.write(event_id, changed, _version_row(record), audited)
+    # The version row's insert logged the sync change (the trigger of migration 0004).
     # The row now holds exactly this: no need to read it back.
-    return current.as_of(record)
-
-
-@cache  # see _UPDATE_EVENT; every edit sets the same columns, so one statement
-def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
-    """PostgreSQL: `WITH moved AS (UPDATE events ...), audited AS (INSERT INTO
-    audit_records ...) INSERT INTO event_versions ...`.
-
-    The event's new `columns` are bound as `moved_<column>`, the audit record's as
-    `audited_<column>`, the version row's as its own columns (as `_insert_version`
-    binds them). PostgreSQL runs every data-modifying CTE, referenced or not.
-    """
-    moved = (
-        events.update()
-        .where(events.c.id == sa.bindparam("moved_id"))
-        .values(_bound(events, columns, "moved_"))
-        .cte("moved")
-    )
-    audited = audit_records.insert().values(_bound(audit_records, _AUDIT_COLUMNS, "audited_"))
-    return event_versions.insert().add_cte(moved).add_cte(audited.cte("audited"))
-
-
-# Every column of an audit record but seq, which the database assigns.
-_AUDIT_COLUMNS = tuple(column.name for column in audit_records.c if column.name != "seq")
-
-
-def _bound(table: sa.Table, columns: tuple[str, ...], prefix: str) -> dict[str, Any]:
-    return {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in columns}
+    return EditResult(current.as_of(record), role, record)
 
 
 async def _check_rebase(
-    conn: AsyncConnection, current: EventRecord, base_version: int, ops: list[dict[str, Any]]
+    sql: EditSql, current: EventRecord, base_version: int, ops: list[dict[str, Any]]
 ) -> None:
     """Allow a stale patch only when nothing since its base touched what it touches."""
     if base_version > current.version or base_version < 1:
         raise _conflict(current.version, f"base_version {base_version} does not exist")
-    later = await conn.execute(
-        sa.select(event_versions.c.ops).where(
-            event_versions.c.event_id == current.id, event_versions.c.version > base_version
-        )
-    )
     mine = touched_paths(ops)
-    for (their_ops,) in later:
+    for their_ops in await sql.ops_after(current.id, base_version):
         theirs = touched_paths(their_ops)
         if any(paths_overlap(a, b) for a in mine for b in theirs):
             raise _conflict(current.version, "a later version changed the same fields")
@@ -307,23 +218,8 @@ def _conflict(current_version: int, reason: str) -> TandemError:
     )
 
 
-async def _version_with_op_id(
-    conn: AsyncConnection, event_id: int, author_id: int, op_id: str
-) -> VersionRecord | None:
-    row = (
-        await conn.execute(
-            sa.select(event_versions).where(
-                event_versions.c.event_id == event_id,
-                event_versions.c.author_id == author_id,
-                event_versions.c.op_id == op_id,
-            )
-        )
-    ).first()
-    return None if row is None else version_record(row)
-
-
 async def _insert_version(conn: AsyncConnection, record: VersionRecord) -> None:
-    await conn.execute(_INSERT_VERSION, _version_row(record))
+    await conn.execute(event_versions.insert(), _version_row(record))
 
 
 def _version_row(record: VersionRecord) -> dict[str, Any]:

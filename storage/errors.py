@@ -67,6 +67,13 @@ def not_found(what: str) -> TandemError:
     return TandemError(ErrorCode.NOT_FOUND, f"{what} not found")
 
 
+# SQLSTATE prefixes that say PostgreSQL cannot do any work right now, whatever the
+# statement: connection exceptions (08), operator intervention (57P01 admin shutdown
+# and 57P03 "cannot connect now" during a restart, 57P02 crash), a server out of
+# disk, memory or connections (53), and a read-only server (25006).
+UNAVAILABLE_SQLSTATES = ("08", "57P", "53", "25006")
+
+
 class ServiceUnavailable(TandemError):
     """A backing service (database, broadcast) cannot be reached; nothing was written."""
 

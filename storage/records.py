@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -50,8 +51,8 @@ class VersionRecord:
     at: datetime
 
 
-def event_record(row: sa.Row[Any]) -> EventRecord:
-    mapping = row._mapping
+def event_record(row: sa.Row[Any] | Mapping[Any, Any]) -> EventRecord:
+    mapping = _mapping(row)
     document = {name: mapping[name] for name in DOCUMENT_FIELDS}
     document["start_time"] = format_time(mapping["start_time"])
     document["end_time"] = format_time(mapping["end_time"])
@@ -67,8 +68,8 @@ def event_record(row: sa.Row[Any]) -> EventRecord:
     )
 
 
-def version_record(row: sa.Row[Any]) -> VersionRecord:
-    m = row._mapping
+def version_record(row: sa.Row[Any] | Mapping[Any, Any]) -> VersionRecord:
+    m = _mapping(row)
     return VersionRecord(
         m["event_id"],
         m["version"],
@@ -79,6 +80,11 @@ def version_record(row: sa.Row[Any]) -> VersionRecord:
         complete_snapshot(m["snapshot"]),
         m["at"],
     )
+
+
+def _mapping(row: sa.Row[Any] | Mapping[Any, Any]) -> Mapping[Any, Any]:
+    """A row's columns by name: a SQLAlchemy row's, or an asyncpg record itself."""
+    return row._mapping if isinstance(row, sa.Row) else row
 
 
 def complete_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:

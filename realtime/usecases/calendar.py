@@ -26,6 +26,7 @@ from storage.changes import (
 )
 from storage.database import AsyncConnection, Database
 from storage.document import build_document
+from storage.edit_sql import edit_transaction
 from storage.edits import EditResult
 from storage.errors import ErrorCode, TandemError, validation_error
 from storage.permissions import Permission
@@ -255,9 +256,10 @@ class Calendar:
         if_match: int | None = None,
         reject_conflicts: bool = False,
     ) -> EditResult:
-        async with self._db.write() as conn:
+        reads = isinstance(change, RestoreVersion) or reject_conflicts
+        async with edit_transaction(self._db, reads=reads) as sql:
             result = await edits.apply_edit(
-                conn,
+                sql,
                 event_id=event_id,
                 user_id=user.id,
                 origin=origin,

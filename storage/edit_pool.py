@@ -1,0 +1,111 @@
+"""PostgreSQL connections for the live edit: asyncpg itself, without SQLAlchemy.
+
+An edit is four round trips (BEGIN, the locking read, the write, COMMIT). Through
+SQLAlchemy's pool, transaction and execute path each costs the server about 0.1 ms of
+CPU more than on asyncpg alone, which made the database layer most of a W1 edit's
+CPU (bench/READING.md). This pool hands out bare asyncpg connections for the edit
+engine's statements (storage/edit_sql.py) and keeps what SQLAlchemy's pool gave the
+rest of the server: connection loss is the contract's 503, and a connection idle for
+a while is pinged before use, so a database restart goes unnoticed by the next edit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+class EditConnections:
+    """At most `size` asyncpg connections, opened on demand and reused."""
+
+    def __init__(self, connect: Connect, size: int, *, ping_if_idle_for: float) -> None:
+        self._connect = connect
+        self._slots = asyncio.Semaphore(size)
+        self._ping_if_idle_for = ping_if_idle_for
+        # Idle connections with the moment they were put back, newest last.
+        self._idle: list[tuple[asyncpg.Connection, float]] = []
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a transaction, committed when the block ends without error.
+
+        ServiceUnavailable when the database cannot be reached or was lost on the way;
+        nothing of the transaction is written then.
+        """
+        async with self._slots:
+            try:
+                conn = await self._checkout()
+            except _DRIVER_ERRORS as exc:
+                raise _unavailable(exc) from exc
+            try:
+                async with conn.transaction():
+                    yield conn
+            except BaseException as exc:
+                if conn.is_closed() or conn.is_in_transaction():
+                    conn.terminate()  # lost, or cancelled mid-rollback: not reusable
+                else:
+                    self._idle.append((conn, time.monotonic()))
+                if isinstance(exc, _DRIVER_ERRORS) and _lost(exc, conn):
+                    raise _unavailable(exc) from exc
+                raise
+            self._idle.append((conn, time.monotonic()))
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            await conn.close()
+
+    async def _checkout(self) -> asyncpg.Connection:
+        while self._idle:
+            conn, since = self._idle.pop()
+            if conn.is_closed():
+                continue
+            if time.monotonic() - since < self._ping_if_idle_for:
+                return conn
+            # asyncpg notices a connection that PostgreSQL closed (a restart, a
+            # terminated backend); one that died silently (a dropped route) only
+            # shows when used: ask it first.
+            try:
+                await conn.execute("SELECT 1")
+            except _DRIVER_ERRORS:
+                conn.terminate()
+                continue
+            return conn
+        conn = await self._connect()
+        await _decode_json(conn)
+        return conn
+
+
+async def _decode_json(conn: asyncpg.Connection) -> None:
+    """JSON in and out as Python values, as SQLAlchemy's JSON type gives them."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+_DRIVER_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Whether a driver error means the database is unreachable or refusing work (a 503),
+    as opposed to a fault in the statement or the data (a bug: a 500)."""
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate: str = getattr(exc, "sqlstate", None) or ""
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    return conn.is_closed()
+
+
+def _unavailable(exc: BaseException) -> ServiceUnavailable:
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return ServiceUnavailable("the database is unavailable")
