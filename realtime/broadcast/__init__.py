@@ -59,8 +59,9 @@ class Message:
 class Resync:
     """Messages may be missing before this point: re-read the truth from the database.
 
-    reason is "overflow" (the subscriber's queue was full, messages were dropped) or
-    "reconnected" (the Redis connection came back; messages sent meanwhile were lost).
+    reason is "overflow" (the subscriber's queue was full, messages were dropped),
+    "reconnected" (the Redis connection came back; messages sent meanwhile were lost) or,
+    made by a room itself, "database" (it could not read the version log for a gap).
     """
 
     channel: str

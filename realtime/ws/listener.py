@@ -10,8 +10,12 @@ from typing import Any
 
 from realtime import codec
 from realtime.broadcast import Broadcast, Message
+from storage.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+
+# Seconds between tries to read what a broadcast gap owes while the database is down.
+RETRY_AFTER_OUTAGE = 1.0
 
 
 class Listener:
@@ -33,6 +37,8 @@ class Listener:
         self._on_message = on_message
         self._on_resync = on_resync
         self.ready = asyncio.Event()
+        self._resyncing: asyncio.Task[None] | None = None
+        self._resync_owed = False
         self.task = asyncio.create_task(self._run(), name=f"listen-{channel}")
 
     async def _run(self) -> None:
@@ -43,11 +49,36 @@ class Listener:
                     if isinstance(delivery, Message):
                         self._on_message(codec.decode_json(delivery.payload))
                     elif self._on_resync is not None:
-                        await self._on_resync()
+                        self._resync_owed = True
+                        if self._resyncing is None:
+                            self._resyncing = asyncio.create_task(self._resync(self._on_resync))
                 except Exception:
                     log.exception("listener %s: handling %r failed", self.channel, delivery)
 
+    async def _resync(self, on_resync: Callable[[], Awaitable[None]]) -> None:
+        """Run `on_resync` until the database has answered it after the last gap (it may
+        be down as well), beside the messages, which need no database."""
+        try:
+            while self._resync_owed:
+                self._resync_owed = False
+                try:
+                    await on_resync()
+                except ServiceUnavailable:
+                    self._resync_owed = True
+                    log.warning(
+                        "listener %s: database unavailable, resyncing in %s s",
+                        self.channel,
+                        RETRY_AFTER_OUTAGE,
+                    )
+                    await asyncio.sleep(RETRY_AFTER_OUTAGE)
+        except Exception:
+            log.exception("listener %s: resync failed", self.channel)
+        finally:
+            self._resyncing = None
+
     async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        for task in (self.task, self._resyncing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -33,13 +33,14 @@ from realtime.ops import metrics
 from realtime.usecases.notify import patch_message
 from realtime.wire import event_json
 from realtime.ws.connection import Connection
+from realtime.ws.listener import RETRY_AFTER_OUTAGE
 from realtime.ws.messages import Frame
 from realtime.ws.presence import Member, RoomPresence
 from storage import events as event_store
 from storage import history
 from storage import permissions as permission_store
 from storage.document import parse_time
-from storage.errors import ErrorCode, TandemError
+from storage.errors import ErrorCode, ServiceUnavailable, TandemError
 
 if TYPE_CHECKING:
     from realtime.ws.rooms import Rooms
@@ -72,6 +73,7 @@ class Room:
         self.members: dict[str, LocalMember] = {}
         self.version: int | None = None
         self._inbox: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._catch_up_pending = False
         self.presence = RoomPresence(event_id, lambda: self.submit("flush"), self._publish)
         self.task = asyncio.create_task(self._run(), name=f"room-{event_id}")
 
@@ -115,6 +117,9 @@ class Room:
                 await self._handle(*command)
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable:
+                if command[0] == "delivery":
+                    self._catch_up_later(command[1])
             except Exception:
                 log.exception("room %s: %s failed", self.event_id, command[0])
             if not self.members and self._inbox.empty():
@@ -124,6 +129,24 @@ class Room:
                 if self._inbox.empty():
                     self._rooms.discard(self)
                     return
+
+    def _catch_up_later(self, delivery: Message | Resync) -> None:
+        """The database could not be read for a delivery (a gap to fill, a resync): what
+        it owes the sockets is still in the version log. Read it again in a moment, as a
+        resync (with the failed one's reason, so a reconnect still asks for presence)."""
+        if self._catch_up_pending:
+            return
+        log.warning(
+            "room %s: database unavailable, catching up in %s s", self.event_id, RETRY_AFTER_OUTAGE
+        )
+        self._catch_up_pending = True
+        reason = delivery.reason if isinstance(delivery, Resync) else "database"
+        resync = Resync(self._rooms.channels.event(self.event_id), reason)
+        asyncio.get_running_loop().call_later(RETRY_AFTER_OUTAGE, self._retry_catch_up, resync)
+
+    def _retry_catch_up(self, resync: Resync) -> None:
+        self._catch_up_pending = False
+        self.submit("delivery", resync)
 
     async def _handle(self, kind: str, *args: Any) -> None:
         if kind == "delivery":

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests.postgres_server import PostgresServer
 from tests.realtime.redis_server import RedisServer
 from tests.shared_event import SharedEvents
 from tests.support import (
     create_event,
     distributed_settings,
+    eventually,
     register,
     set_role,
     share,
@@ -105,3 +107,36 @@ async def test_logout_during_an_outage_closes_the_socket_after_it(outage: Outage
     await asyncio.to_thread(outage.redis.start)
     await b.recv_until(is_error("token_revoked"), timeout=30)
     await b.expect_close(4401, timeout=10)
+
+
+async def test_a_catch_up_while_the_database_is_down_is_tried_again(
+    throwaway_postgres: PostgresServer,
+    throwaway_redis: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis comes back while PostgreSQL is down: the room cannot read the edit it missed
+    then. It says so (a warning, no traceback) and reads it once the database is back."""
+    servers = await start_pair(distributed_settings(throwaway_postgres.url, throwaway_redis.url))
+    sockets = Sockets()
+    try:
+        async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as http:
+            room = await SharedEvents(http, servers[1].ws_url, sockets)("viewer")
+            (alice, bob), event_id = room.people, room.id
+            (b,) = await room.sockets(bob)
+            await asyncio.to_thread(throwaway_redis.stop)
+            edited = await http.patch(
+                f"/api/v1/events/{event_id}",
+                json=title_ops("while Redis was away"),
+                headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+            )
+            assert edited.status_code == 200
+            await asyncio.to_thread(throwaway_postgres.stop)
+            await asyncio.to_thread(throwaway_redis.start)
+            postponed = f"room {event_id}: database unavailable"
+            await eventually(lambda: postponed in caplog.text, timeout=30)
+            await asyncio.to_thread(throwaway_postgres.start)
+            patch = await b.recv_until(is_type("patch", event_id), timeout=30)
+            assert (patch["version"], patch["ops"]) == (2, title_ops("while Redis was away"))
+    finally:
+        await sockets.close_all()
+        await asyncio.gather(*(server.stop() for server in servers))
