@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -82,6 +83,7 @@ class Database:
         sa_url, connect_args = parse_database_url(url)
         self.dialect = sa_url.get_backend_name()
         self._edits: EditConnections | None = None
+        self._sqlite_direct: sqlite3.Connection | None = None
         if self.dialect == "sqlite":
             self.engine = create_async_engine(sa_url, connect_args=connect_args)
             _configure_sqlite(self.engine, busy_timeout_ms=round(sqlite_busy_timeout * 1000))
@@ -112,6 +114,9 @@ class Database:
     async def close(self) -> None:
         if self._edits is not None:
             await self._edits.close()
+        if self._sqlite_direct is not None:
+            self._sqlite_direct.close()
+            self._sqlite_direct = None
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -151,6 +156,54 @@ class Database:
         assert self._edits is not None, "edit_transaction is for PostgreSQL"
         async with self._edits.transaction() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def sqlite_edit_transaction(self) -> AsyncIterator[sqlite3.Connection | None]:
+        """SQLite only: a write transaction on a bare sqlite3 connection that runs in the
+        event loop's own thread, for the edit engine's hot path (storage/edit_sql.py).
+
+        It holds this process's write lock and does not wait for another process's:
+        None when that one writes right now, or for an in-memory database; the caller
+        then uses `write()`, which waits in a worker thread.
+        """
+        assert self._sqlite_writer is not None, "sqlite_edit_transaction is for SQLite"
+        async with self._sqlite_writer:
+            raw = self._direct_sqlite()
+            if raw is None:
+                yield None
+                return
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                yield None  # busy: another process holds the write lock
+                return
+            try:
+                yield raw
+            except BaseException as exc:
+                raw.rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    # locked, full, read-only or I/O: SQLite cannot write now.
+                    log.warning("database unavailable: %s", exc)
+                    raise ServiceUnavailable("the database is unavailable") from exc
+                raise
+            try:
+                raw.commit()
+            except sqlite3.OperationalError as exc:
+                raw.rollback()
+                log.warning("database unavailable: %s", exc)
+                raise ServiceUnavailable("the database is unavailable") from exc
+
+    def _direct_sqlite(self) -> sqlite3.Connection | None:
+        if self._sqlite_direct is None:
+            path = sqlite_path(self.url)
+            if path is None:
+                return None
+            # No busy wait (it would block the event loop): a busy database is left
+            # to write(), which waits in aiosqlite's thread.
+            self._sqlite_direct = sqlite3.connect(path, isolation_level=None, timeout=0)
+            self._sqlite_direct.execute("PRAGMA foreign_keys=ON")
+            self._sqlite_direct.execute("PRAGMA synchronous=NORMAL")
+        return self._sqlite_direct
 
     @asynccontextmanager
     async def schema_change(self) -> AsyncIterator[AsyncConnection]:

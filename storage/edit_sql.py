@@ -8,14 +8,17 @@ spelling of the SQL, two ways to send it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -24,11 +27,8 @@ from storage.records import VersionRecord, version_record
 from storage.tables import audit_records, event_versions, events, permissions
 
 # Built once, not per edit: constructing statements cost the edit more CPU than
-# running them (the W1 profile in bench/RESULTS.md). The SET clause of the update
-# comes from the parameters' keys at execution.
-_UPDATE_EVENT = events.update().where(events.c.id == sa.bindparam("edited_id"))
+# running them (the W1 profile in bench/RESULTS.md).
 _INSERT_VERSION = event_versions.insert()
-_INSERT_AUDIT = audit_records.insert()
 _VERSION_WITH_OP_ID = sa.select(event_versions).where(
     event_versions.c.event_id == sa.bindparam("event_id"),
     event_versions.c.author_id == sa.bindparam("author_id"),
@@ -75,15 +75,20 @@ class EditSql(Protocol):
 
 @asynccontextmanager
 async def edit_transaction(database: Database, *, reads: bool) -> AsyncIterator[EditSql]:
-    """A write transaction for one edit and the statements to run in it: on PostgreSQL a
-    bare asyncpg connection's, unless the change `reads` through SQLAlchemy (a
-    rollback's version, a conflict check)."""
-    if database.is_sqlite or reads:
-        async with database.write() as conn:
-            yield CoreEditSql(conn)
-        return
-    async with database.edit_transaction() as raw:
-        yield AsyncpgEditSql(raw)
+    """A write transaction for one edit and the statements to run in it: a bare asyncpg
+    or sqlite3 connection's, unless the change `reads` through SQLAlchemy (a rollback's
+    version, a conflict check) or SQLite is busy with another process's write."""
+    if not reads:
+        if not database.is_sqlite:
+            async with database.edit_transaction() as raw:
+                yield AsyncpgEditSql(raw)
+            return
+        async with database.sqlite_edit_transaction() as direct:
+            if direct is not None:
+                yield SqliteEditSql(direct, database.engine.dialect)
+                return
+    async with database.write() as conn:
+        yield CoreEditSql(conn)
 
 
 class CoreEditSql:
@@ -120,16 +125,9 @@ class CoreEditSql:
         version: dict[str, Any],
         audited: dict[str, Any],
     ) -> None:
-        if self._postgres:
-            await self._conn.execute(
-                _move_and_log(tuple(changed)),
-                _move_and_log_params(event_id, changed, version, audited),
-            )
-            return
-        # SQLite has no data-modifying CTE.
-        await self._conn.execute(_UPDATE_EVENT, {"edited_id": event_id, **changed})
-        await self._conn.execute(_INSERT_VERSION, version)
-        await self._conn.execute(_INSERT_AUDIT, audited)
+        params = _move_and_log_params(event_id, changed, version, audited)
+        for statement in _write_statements(tuple(changed), self._postgres):
+            await self._conn.execute(statement, params)
 
 
 class AsyncpgEditSql:
@@ -173,6 +171,56 @@ class AsyncpgEditSql:
         await self._raw.execute(sql, *(params[n] for n in names))
 
 
+class SqliteEditSql:
+    """SQLite: the same statements on a bare sqlite3 connection, in the event loop's own
+    thread. Each costs microseconds there, where aiosqlite's hop to its thread and back
+    cost an edit about 1 ms of CPU (bench/READING.md); the caller holds the write lock,
+    so nothing here waits on another writer."""
+
+    conn: AsyncConnection | None = None
+
+    def __init__(self, raw: sqlite3.Connection, dialect: Dialect) -> None:
+        self._raw = raw
+        self._dialect = dialect
+
+    async def lock(
+        self, event_id: int, user_id: int, op_id: str | None
+    ) -> Mapping[Any, Any] | None:
+        params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
+        return self._first(_lock_query(False, op_id is not None), params)
+
+    async def version_with_op_id(
+        self, event_id: int, author_id: int, op_id: str
+    ) -> VersionRecord | None:
+        params = {"event_id": event_id, "author_id": author_id, "op_id": op_id}
+        row = self._first(_VERSION_WITH_OP_ID, params)
+        return None if row is None else version_record(row)
+
+    async def ops_after(self, event_id: int, version: int) -> list[list[dict[str, Any]]]:
+        statement = _direct(_OPS_AFTER, self._dialect)
+        rows = self._raw.execute(
+            statement.sql, statement.arguments({"event_id": event_id, "version": version})
+        )
+        return [statement.row(values)["ops"] for values in rows]
+
+    async def write(
+        self,
+        event_id: int,
+        changed: dict[str, Any],
+        version: dict[str, Any],
+        audited: dict[str, Any],
+    ) -> None:
+        params = _move_and_log_params(event_id, changed, version, audited)
+        for part in _write_statements(tuple(changed), postgres=False):
+            statement = _direct(part, self._dialect)
+            self._raw.execute(statement.sql, statement.arguments(params))
+
+    def _first(self, query: sa.ClauseElement, params: dict[str, Any]) -> dict[str, Any] | None:
+        statement = _direct(query, self._dialect)
+        values = self._raw.execute(statement.sql, statement.arguments(params)).fetchone()
+        return None if values is None else statement.row(values)
+
+
 @cache
 def _lock_query(for_update: bool, with_op_id: bool) -> sa.Select[Any]:
     user_id: sa.BindParameter[int] = sa.bindparam("user_id")
@@ -206,14 +254,32 @@ def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
     `audited_<column>`, the version row's as its own columns. PostgreSQL runs every
     data-modifying CTE, referenced or not.
     """
-    moved = (
-        events.update()
-        .where(events.c.id == sa.bindparam("moved_id"))
-        .values(_bound(events, columns, "moved_"))
-        .cte("moved")
+    return (
+        event_versions.insert()
+        .add_cte(_move(columns).cte("moved"))
+        .add_cte(_audit().cte("audited"))
     )
-    audited = audit_records.insert().values(_bound(audit_records, _AUDIT_COLUMNS, "audited_"))
-    return event_versions.insert().add_cte(moved).add_cte(audited.cte("audited"))
+
+
+def _write_statements(columns: tuple[str, ...], postgres: bool) -> tuple[sa.Executable, ...]:
+    """The write of an edit: one statement on PostgreSQL, its three parts on SQLite,
+    which has no data-modifying CTE."""
+    if postgres:
+        return (_move_and_log(columns),)
+    return (_move(columns), _INSERT_VERSION, _audit())
+
+
+@cache
+def _move(columns: tuple[str, ...]) -> sa.Update:
+    """The event row's update, its new `columns` bound as `moved_<column>`."""
+    moved = _bound(events, columns, "moved_")
+    return events.update().where(events.c.id == sa.bindparam("moved_id")).values(moved)
+
+
+@cache
+def _audit() -> sa.Insert:
+    """The audit record's insert, bound as `audited_<column>`."""
+    return audit_records.insert().values(_bound(audit_records, _AUDIT_COLUMNS, "audited_"))
 
 
 def _move_and_log_params(
@@ -244,3 +310,43 @@ def _compiled(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...]]:
     compiled = statement.compile(dialect=_ASYNCPG)
     assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
     return str(compiled), tuple(compiled.positiontup)
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """A statement compiled for a DB-API connection, with SQLAlchemy's own conversions of
+    its parameters and result columns (the ones SQLAlchemy would apply)."""
+
+    sql: str
+    names: tuple[str, ...]
+    binders: tuple[Callable[[Any], Any] | None, ...]
+    keys: tuple[str, ...]
+    loaders: tuple[Callable[[Any], Any] | None, ...]
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        return [
+            params[name] if bind is None else bind(params[name])
+            for name, bind in zip(self.names, self.binders, strict=True)
+        ]
+
+    def row(self, values: Sequence[Any]) -> dict[str, Any]:
+        return {
+            key: value if load is None else load(value)
+            for key, load, value in zip(self.keys, self.loaders, values, strict=True)
+        }
+
+
+@cache
+def _direct(statement: sa.ClauseElement, dialect: Dialect) -> _Direct:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    names = tuple(compiled.positiontup)
+    binds = compiled._bind_processors
+    columns = compiled._result_columns
+    return _Direct(
+        str(compiled),
+        names,
+        tuple(cast(Callable[[Any], Any] | None, binds.get(name)) for name in names),
+        tuple(column.keyname for column in columns),
+        tuple(column.type._cached_result_processor(dialect, None) for column in columns),
+    )

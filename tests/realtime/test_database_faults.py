@@ -16,7 +16,15 @@ import pytest
 from tests.conftest import migrated
 from tests.postgres_server import PostgresServer
 from tests.realtime.redis_server import require_services
-from tests.support import event_doc, eventually, register, server_settings, start_server
+from tests.support import (
+    create_event,
+    event_doc,
+    eventually,
+    register,
+    server_settings,
+    start_server,
+    title_ops,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -111,6 +119,43 @@ async def test_sqlite_locked_by_another_process_is_503(tmp_path: Path) -> None:
         await running.stop()
 
 
+async def test_an_edit_waits_for_another_process_without_stalling_the_server(
+    tmp_path: Path,
+) -> None:
+    """Edits run on a sqlite3 connection in the event loop's thread (storage/edit_sql.py).
+    While another process holds the write lock, an edit must wait for it off that thread:
+    reads are answered meanwhile, and the edit lands once the lock is released."""
+    path = tmp_path / "tandem.db"
+    url = await migrated(f"sqlite:///{path}")
+    running = await start_server(server_settings(database_url=url, sqlite_busy_timeout=30))
+    try:
+        async with httpx.AsyncClient(base_url=running.url, timeout=60) as http:
+            owner = await register(http)
+            event = (await create_event(http, owner))["id"]
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                edit = asyncio.create_task(
+                    http.patch(
+                        f"/api/v1/events/{event}",
+                        json=title_ops("after the lock"),
+                        headers={**owner.headers, "Content-Type": "application/json-patch+json"},
+                    )
+                )
+                for _ in range(3):
+                    read = await http.get(f"/api/v1/events/{event}", headers=owner.headers)
+                    assert read.status_code == 200 and read.json()["version"] == 1
+                assert not edit.done()
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            edited = await edit
+            assert edited.status_code == 200, edited.text
+            assert edited.json()["version"] == 2
+    finally:
+        await running.stop()
+
+
 @pytest.fixture
 def small_filesystem(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs mounted for the test: a disk that can fill up or turn read-only."""
@@ -137,6 +182,7 @@ async def test_sqlite_disk_full_is_503_and_recovers(small_filesystem: Path) -> N
     try:
         async with httpx.AsyncClient(base_url=running.url) as http:
             owner = await register(http)
+            kept = (await create_event(http, owner, title="kept"))["id"]
             with filler.open("wb") as out:
                 try:
                     while True:
@@ -149,13 +195,28 @@ async def test_sqlite_disk_full_is_503_and_recovers(small_filesystem: Path) -> N
                 await http.post("/api/v1/events", json=big, headers=owner.headers)
                 for _ in range(20)
             ]
+            edits = [
+                await http.patch(
+                    f"/api/v1/events/{kept}",
+                    json=[{"op": "replace", "path": "/description", "value": f"{n}" * 9000}],
+                    headers={**owner.headers, "Content-Type": "application/json-patch+json"},
+                )
+                for n in range(5)
+            ]
+            for answer in edits:
+                if answer.status_code != 200:
+                    assert_unavailable(answer)
             assert any(a.status_code == 503 for a in answers), [a.status_code for a in answers]
             for answer in answers:
                 if answer.status_code != 201:
                     assert_unavailable(answer)
             stored = len([a for a in answers if a.status_code == 201])
             filler.unlink()
-            assert len(await titles(http, owner.headers)) == stored
+            assert len(await titles(http, owner.headers)) == stored + 1
+            # Nothing half-written: the event is at the version the acknowledged edits made.
+            edited = len([a for a in edits if a.status_code == 200])
+            history = await http.get(f"/api/v1/events/{kept}/history", headers=owner.headers)
+            assert len(history.json()["items"]) == 1 + edited
             created = await http.post("/api/v1/events", json=event_doc(), headers=owner.headers)
             assert created.status_code == 201, created.text
     finally:
