@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -42,25 +42,40 @@ _OPS_AFTER = sa.select(event_versions.c.ops).where(
 _AUDIT_COLUMNS = tuple(column.name for column in audit_records.c if column.name != "seq")
 
 
-class EditSql(Protocol):
-    """What the edit engine asks of the database, inside the caller's transaction."""
+class EditSql:
+    """What the edit engine asks of the database, inside the caller's transaction.
+
+    Each way to send SQL (below) says how to run one statement; the statements and
+    what is read from them are the same for all.
+    """
 
     # The SQLAlchemy connection, for the reads only some changes make (a rollback's
-    # version, a conflict check); None on the asyncpg path, which never takes them.
-    conn: AsyncConnection | None
+    # version, a conflict check); None on the bare connections, which never take them.
+    conn: AsyncConnection | None = None
+    # PostgreSQL: the row is locked FOR UPDATE (SQLite's write transaction already holds
+    # the only write lock), and the write is one statement.
+    postgres: bool
 
     async def lock(
         self, event_id: int, user_id: int, op_id: str | None
     ) -> Mapping[Any, Any] | None:
         """The event row locked until commit, with the caller's role (`caller_role`)
         and whether `op_id` was already applied (`applied`): one round trip."""
+        query = _lock_query(self.postgres, op_id is not None)
+        rows = await self._rows(query, {"event_id": event_id, "user_id": user_id, "op_id": op_id})
+        return rows[0] if rows else None
 
     async def version_with_op_id(
         self, event_id: int, author_id: int, op_id: str
-    ) -> VersionRecord | None: ...
+    ) -> VersionRecord | None:
+        params = {"event_id": event_id, "author_id": author_id, "op_id": op_id}
+        rows = await self._rows(_VERSION_WITH_OP_ID, params)
+        return version_record(rows[0]) if rows else None
 
     async def ops_after(self, event_id: int, version: int) -> list[list[dict[str, Any]]]:
         """The ops of every version after `version`."""
+        rows = await self._rows(_OPS_AFTER, {"event_id": event_id, "version": version})
+        return [row["ops"] for row in rows]
 
     async def write(
         self,
@@ -71,6 +86,17 @@ class EditSql(Protocol):
     ) -> None:
         """Set the event row's `changed` columns, insert the version row and the audit
         record (`audit.record_values`)."""
+        params = _move_and_log_params(event_id, changed, version, audited)
+        for statement in _write_statements(tuple(changed), self.postgres):
+            await self._run(statement, params)
+
+    async def _rows(
+        self, statement: sa.ClauseElement, params: dict[str, Any]
+    ) -> list[Mapping[Any, Any]]:
+        raise NotImplementedError
+
+    async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 @asynccontextmanager
@@ -91,134 +117,69 @@ async def edit_transaction(database: Database, *, reads: bool) -> AsyncIterator[
         yield CoreEditSql(conn)
 
 
-class CoreEditSql:
+class CoreEditSql(EditSql):
     """Through SQLAlchemy, on either database."""
 
     def __init__(self, conn: AsyncConnection) -> None:
-        self.conn: AsyncConnection | None = conn
-        self._conn = conn
-        self._postgres = conn.dialect.name == "postgresql"
+        self.conn = conn
+        self.postgres = conn.dialect.name == "postgresql"
 
-    async def lock(
-        self, event_id: int, user_id: int, op_id: str | None
-    ) -> Mapping[Any, Any] | None:
-        query = _lock_query(self._postgres, op_id is not None)
-        params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
-        row = (await self._conn.execute(query, params)).first()
-        return None if row is None else row._mapping
+    async def _rows(
+        self, statement: sa.ClauseElement, params: dict[str, Any]
+    ) -> list[Mapping[Any, Any]]:
+        assert self.conn is not None
+        result = await self.conn.execute(cast(sa.Executable, statement), params)
+        return [row._mapping for row in result]
 
-    async def version_with_op_id(
-        self, event_id: int, author_id: int, op_id: str
-    ) -> VersionRecord | None:
-        params = {"event_id": event_id, "author_id": author_id, "op_id": op_id}
-        row = (await self._conn.execute(_VERSION_WITH_OP_ID, params)).first()
-        return None if row is None else version_record(row._mapping)
-
-    async def ops_after(self, event_id: int, version: int) -> list[list[dict[str, Any]]]:
-        params = {"event_id": event_id, "version": version}
-        return list((await self._conn.execute(_OPS_AFTER, params)).scalars())
-
-    async def write(
-        self,
-        event_id: int,
-        changed: dict[str, Any],
-        version: dict[str, Any],
-        audited: dict[str, Any],
-    ) -> None:
-        params = _move_and_log_params(event_id, changed, version, audited)
-        for statement in _write_statements(tuple(changed), self._postgres):
-            await self._conn.execute(statement, params)
+    async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
+        assert self.conn is not None
+        await self.conn.execute(cast(sa.Executable, statement), params)
 
 
-class AsyncpgEditSql:
-    """PostgreSQL: the same statements, compiled for asyncpg, on a bare connection."""
+class AsyncpgEditSql(EditSql):
+    """PostgreSQL: the same statements, compiled for asyncpg, on a bare connection. JSON
+    goes in and out through the connection's codecs (storage/edit_pool.py)."""
 
-    conn: AsyncConnection | None = None
+    postgres = True
 
     def __init__(self, raw: asyncpg.Connection) -> None:
         self._raw = raw
 
-    async def lock(
-        self, event_id: int, user_id: int, op_id: str | None
-    ) -> Mapping[Any, Any] | None:
-        sql, names = _compiled(_lock_query(True, op_id is not None))
-        params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
-        row: Mapping[Any, Any] | None = await self._raw.fetchrow(sql, *(params[n] for n in names))
-        return row
+    async def _rows(
+        self, statement: sa.ClauseElement, params: dict[str, Any]
+    ) -> list[Mapping[Any, Any]]:
+        sql, names = _compiled(statement)
+        rows: list[Mapping[Any, Any]] = await self._raw.fetch(sql, *(params[n] for n in names))
+        return rows
 
-    async def version_with_op_id(
-        self, event_id: int, author_id: int, op_id: str
-    ) -> VersionRecord | None:
-        sql, names = _compiled(_VERSION_WITH_OP_ID)
-        params = {"event_id": event_id, "author_id": author_id, "op_id": op_id}
-        row = await self._raw.fetchrow(sql, *(params[n] for n in names))
-        return None if row is None else version_record(row)
-
-    async def ops_after(self, event_id: int, version: int) -> list[list[dict[str, Any]]]:
-        sql, names = _compiled(_OPS_AFTER)
-        params = {"event_id": event_id, "version": version}
-        return [row["ops"] for row in await self._raw.fetch(sql, *(params[n] for n in names))]
-
-    async def write(
-        self,
-        event_id: int,
-        changed: dict[str, Any],
-        version: dict[str, Any],
-        audited: dict[str, Any],
-    ) -> None:
-        sql, names = _compiled(_move_and_log(tuple(changed)))
-        params = _move_and_log_params(event_id, changed, version, audited)
+    async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
+        sql, names = _compiled(statement)
         await self._raw.execute(sql, *(params[n] for n in names))
 
 
-class SqliteEditSql:
+class SqliteEditSql(EditSql):
     """SQLite: the same statements on a bare sqlite3 connection, in the event loop's own
     thread. Each costs microseconds there, where aiosqlite's hop to its thread and back
     cost an edit about 1 ms of CPU (bench/READING.md); the caller holds the write lock,
     so nothing here waits on another writer."""
 
-    conn: AsyncConnection | None = None
+    postgres = False
 
     def __init__(self, raw: sqlite3.Connection, dialect: Dialect) -> None:
         self._raw = raw
         self._dialect = dialect
 
-    async def lock(
-        self, event_id: int, user_id: int, op_id: str | None
-    ) -> Mapping[Any, Any] | None:
-        params = {"event_id": event_id, "user_id": user_id, "op_id": op_id}
-        return self._first(_lock_query(False, op_id is not None), params)
+    async def _rows(
+        self, statement: sa.ClauseElement, params: dict[str, Any]
+    ) -> list[Mapping[Any, Any]]:
+        direct = _direct(statement, self._dialect)
+        return [direct.row(values) for values in self._execute(direct, params)]
 
-    async def version_with_op_id(
-        self, event_id: int, author_id: int, op_id: str
-    ) -> VersionRecord | None:
-        params = {"event_id": event_id, "author_id": author_id, "op_id": op_id}
-        row = self._first(_VERSION_WITH_OP_ID, params)
-        return None if row is None else version_record(row)
+    async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
+        self._execute(_direct(statement, self._dialect), params)
 
-    async def ops_after(self, event_id: int, version: int) -> list[list[dict[str, Any]]]:
-        statement = _direct(_OPS_AFTER, self._dialect)
-        rows = self._raw.execute(
-            statement.sql, statement.arguments({"event_id": event_id, "version": version})
-        )
-        return [statement.row(values)["ops"] for values in rows]
-
-    async def write(
-        self,
-        event_id: int,
-        changed: dict[str, Any],
-        version: dict[str, Any],
-        audited: dict[str, Any],
-    ) -> None:
-        params = _move_and_log_params(event_id, changed, version, audited)
-        for part in _write_statements(tuple(changed), postgres=False):
-            statement = _direct(part, self._dialect)
-            self._raw.execute(statement.sql, statement.arguments(params))
-
-    def _first(self, query: sa.ClauseElement, params: dict[str, Any]) -> dict[str, Any] | None:
-        statement = _direct(query, self._dialect)
-        values = self._raw.execute(statement.sql, statement.arguments(params)).fetchone()
-        return None if values is None else statement.row(values)
+    def _execute(self, direct: _Direct, params: dict[str, Any]) -> sqlite3.Cursor:
+        return self._raw.execute(direct.sql, direct.arguments(params))
 
 
 @cache
@@ -261,7 +222,7 @@ def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
     )
 
 
-def _write_statements(columns: tuple[str, ...], postgres: bool) -> tuple[sa.Executable, ...]:
+def _write_statements(columns: tuple[str, ...], postgres: bool) -> tuple[sa.ClauseElement, ...]:
     """The write of an edit: one statement on PostgreSQL, its three parts on SQLite,
     which has no data-modifying CTE."""
     if postgres:
