@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable
+from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable, TandemError
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,20 @@ class EditConnections:
             try:
                 conn = await self._checkout()
             except _DRIVER_ERRORS as exc:
-                raise _unavailable(exc) from exc
+                raise _unavailable(exc) from exc  # cannot connect: whatever the reason
             try:
                 async with conn.transaction():
                     yield conn
+            except TandemError:
+                # The edit refused itself and the rollback went through: the
+                # conversation with the server is where it should be.
+                self._idle.append((conn, time.monotonic()))
+                raise
             except BaseException as exc:
-                if conn.is_closed() or conn.is_in_transaction():
-                    conn.terminate()  # lost, or cancelled mid-rollback: not reusable
-                else:
-                    self._idle.append((conn, time.monotonic()))
-                if isinstance(exc, _DRIVER_ERRORS) and _lost(exc, conn):
+                # A driver error or a cancellation may leave a statement half-answered
+                # (asyncpg then refuses the next one): never reuse such a connection.
+                conn.terminate()
+                if _lost(exc):
                     raise _unavailable(exc) from exc
                 raise
             self._idle.append((conn, time.monotonic()))
@@ -77,15 +81,24 @@ class EditConnections:
             # asyncpg notices a connection that PostgreSQL closed (a restart, a
             # terminated backend); one that died silently (a dropped route) only
             # shows when used: ask it first.
-            try:
-                await conn.execute("SELECT 1")
-            except _DRIVER_ERRORS:
-                conn.terminate()
-                continue
-            return conn
+            if await _usable(conn, conn.execute("SELECT 1")):
+                return conn
         conn = await self._connect()
-        await _decode_json(conn)
+        if not await _usable(conn, _decode_json(conn)):
+            raise ServiceUnavailable("the database is unavailable")
         return conn
+
+
+async def _usable(conn: asyncpg.Connection, first_use: Awaitable[object]) -> bool:
+    """Whether `conn` answered `first_use`; closed for good if not (or if cancelled)."""
+    try:
+        await first_use
+    except BaseException as exc:
+        conn.terminate()
+        if isinstance(exc, _DRIVER_ERRORS):
+            return False
+        raise
+    return True
 
 
 async def _decode_json(conn: asyncpg.Connection) -> None:
@@ -94,16 +107,23 @@ async def _decode_json(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-_DRIVER_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DRIVER_ERRORS = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
-def _lost(exc: BaseException, conn: asyncpg.Connection) -> bool:
-    """Whether a driver error means the database is unreachable or refusing work (a 503),
-    as opposed to a fault in the statement or the data (a bug: a 500)."""
+def _lost(exc: BaseException) -> bool:
+    """Whether an error means the database is unreachable, refusing work, or left the
+    connection unusable (a 503: nothing was written), as opposed to a fault in the
+    statement or the data (a bug: a 500)."""
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate: str = getattr(exc, "sqlstate", None) or ""
         return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
-    return conn.is_closed()
+    return isinstance(exc, _DRIVER_ERRORS)
 
 
 def _unavailable(exc: BaseException) -> ServiceUnavailable:
