@@ -17,8 +17,10 @@ import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
+from auth import passwords
 from realtime.settings import Settings
 from storage.database import Database
 from storage.migrate import migrate
@@ -30,6 +32,11 @@ pytest_plugins = ["tests.chromium"]
 POSTGRES_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# argon2id as in production, at its lowest cost: the default (about 0.15 s a hash on a
+# CI core) spent a third of the suite's time on registrations and each server's
+# decoy hash. The `tandem` processes the tests start keep the production cost.
+CHEAP_HASHER = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 _availability: dict[str, str | None] = {}
 _skipped: dict[str, int] = {}
@@ -87,6 +94,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
             bold=True,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Servers started in this process hash passwords with CHEAP_HASHER."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "PasswordHasher", lambda: PasswordHasher(**CHEAP_HASHER))
+        yield
 
 
 @asynccontextmanager

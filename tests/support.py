@@ -54,7 +54,10 @@ class RunningServer:
 
 async def start_server(settings: Settings) -> RunningServer:
     """The real app under uvicorn on a free loopback port, in this event loop."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP as getaddrinfo gives it to uvicorn's own bind: asyncio turns Nagle off
+    # (TCP_NODELAY) only on sockets that say so, and with Nagle on, a second small frame
+    # written before the client acknowledged the first waits for its delayed ACK (40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
