@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support import eventually
-
 JSON = "tandem.v1.json"
 MSGPACK = "tandem.v1.msgpack"
 
 Message = dict[str, Any]
+
+# The longest a Writer waits before retrying a conflicting op (seconds); see Writer.
+BACKOFF_CAP = 0.05
 Predicate = Callable[[Message], bool]
 
 
@@ -143,6 +145,21 @@ class WSClient:
                 raise AssertionError(
                     f"{self.name}: no matching message within {timeout}s; "
                     f"unconsumed: {self.inbox[-10:]}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def caught_up(self, event_id: int, version: int, timeout: float = 10) -> None:
+        """Wait until `version` of `event_id` (or a later one) has been delivered."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.latest.get(event_id, 0) < version:
+            remaining = deadline - loop.time()
+            if self.closed.is_set() or remaining <= 0:
+                raise AssertionError(
+                    f"{self.name}: version {version} of event {event_id} not delivered within "
+                    f"{timeout}s (closed: {self.closed.is_set()}); latest {self.latest}"
                 )
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
@@ -327,10 +344,16 @@ class Writer:
     the one named in the error have been delivered to it) and resubmits the same
     op_id with the new base_version: a refused op was not applied, so the op_id is
     still unused. A rate_limited refusal is retried after a short back-off.
+
+    Each retry first waits a random time that doubles with every conflict in a row (up
+    to BACKOFF_CAP), as a polite client does: the server sends a room's frames in join
+    order and the tests' sockets share one loop, so writers retrying in lockstep would
+    always be decided the same way, and the last one to join could lose every race.
     """
 
     def __init__(self, client: WSClient, event_id: int, timeout: float = 30) -> None:
         self.client = client
+        self._pace = random.Random(client.name)  # seeded: the same waits on every run
         self.event_id = event_id
         self.timeout = timeout
         self.accepted: dict[str, int] = {}  # op_id -> version
@@ -341,7 +364,7 @@ class Writer:
     async def submit(self, ops: list[Message], attempts: int = 1000) -> Message:
         client, event_id = self.client, self.event_id
         op_id = client.next_op_id()
-        for _ in range(attempts):
+        for attempt in range(attempts):
             base = client.latest[event_id]
             reply = await client.submit(event_id, ops, base, op_id, self.timeout, keep=False)
             if reply["type"] == "ack":
@@ -358,8 +381,9 @@ class Writer:
             assert reply.get("code") == "version_conflict", f"{client.name}: {reply}"
             assert isinstance(reply.get("version"), int) and reply["version"] > base, reply
             self.conflicts += 1
-            current = reply["version"]
-            await eventually(lambda c=current: client.latest[event_id] >= c, self.timeout)
+            await client.caught_up(event_id, reply["version"], self.timeout)
+            backoff = min(BACKOFF_CAP, 0.001 * 2 ** min(attempt, 10))
+            await asyncio.sleep(self._pace.uniform(0, backoff))
         raise AssertionError(f"{client.name}: {op_id} still conflicting after {attempts} tries")
 
 
