@@ -39,7 +39,8 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHEAP_HASHER = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 _availability: dict[str, str | None] = {}
-_skipped: dict[str, int] = {}
+# Begins the reason of every skip for a missing service; the summary counts them by it.
+MISSING_SERVICE = "service missing: "
 
 
 async def _probe_postgres() -> str | None:
@@ -79,17 +80,23 @@ async def require_service(name: str) -> None:
         return
     if REQUIRE_SERVICES:
         pytest.fail(f"REQUIRE_SERVICES=1 but {problem}")
-    _skipped[name] = _skipped.get(name, 0) + 1
-    pytest.skip(problem)
+    pytest.skip(f"{MISSING_SERVICE}{problem}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _skipped:
+    # Counted from the reports, which pytest-xdist's workers send to this process too.
+    skipped: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
+        if MISSING_SERVICE in reason:
+            problem = reason.split(MISSING_SERVICE, 1)[1]
+            skipped[problem] = skipped.get(problem, 0) + 1
+    if not skipped:
         return
     terminalreporter.section("SKIPPED: services missing", sep="!", red=True, bold=True)
-    for name, count in _skipped.items():
+    for problem, count in skipped.items():
         terminalreporter.write_line(
-            f"{count} test(s) did NOT run because {_availability[name]}. "
+            f"{count} test(s) did NOT run because {problem}. "
             "Start it, or set DATABASE_URL / REDIS_URL, to run the whole suite.",
             red=True,
             bold=True,

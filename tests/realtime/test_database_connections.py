@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import os
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from storage.database import APPLICATION_NAME, PING_IF_IDLE_FOR
-from tests.conftest import admin_connection, fresh_postgres_schema
+from tests.conftest import POSTGRES_URL, admin_connection, fresh_postgres_schema
 from tests.support import (
     Account,
     create_event,
@@ -36,10 +41,12 @@ async def test_idle_connections_killed_by_postgres_are_replaced_unnoticed() -> N
                 ids = [event["id"] for event in created]
                 await asyncio.gather(*(_retitle(http, owner, n, "before") for n in ids))
                 await asyncio.sleep(PING_IF_IDLE_FOR + 0.2)
+                # Only this server's: the PostgreSQL is shared with other tests and runs.
                 ended = await admin.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = $1",
+                    " WHERE application_name = $1 AND client_port = ANY($2::int[])",
                     APPLICATION_NAME,
+                    connected_from(admin_port()),
                 )
                 assert ended >= 1, "the server's connections are not named"
                 for attempt in range(3):
@@ -61,3 +68,27 @@ async def _retitle(http: httpx.AsyncClient, owner: Account, event_id: int, title
         headers={**owner.headers, "Content-Type": "application/json-patch+json"},
     )
     assert response.status_code == 200, response.text
+
+
+def admin_port() -> int:
+    return make_url(POSTGRES_URL).port or 5432
+
+
+def connected_from(server_port: int) -> list[int]:
+    """The local ports of this process's TCP connections to `server_port` (Linux /proc)."""
+    fds = Path("/proc/self/fd")
+    inodes = set()
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            for line in itertools.islice(lines, 1, None):
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == server_port:
+                    ports.append(int(local.rsplit(":", 1)[1], 16))
+    return ports

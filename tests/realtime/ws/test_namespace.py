@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 
 import httpx
 import pytest
@@ -21,8 +22,12 @@ async def test_same_event_id_in_two_namespaces_does_not_cross(
     """An edit of event 1 in one deployment never reaches event 1's room in another."""
     await require_service("redis")
     other_url = await migrated(f"sqlite:///{tmp_path / 'other.db'}")
-    first = dataclasses.replace(settings, broadcast_url=REDIS_URL, broadcast_namespace="ns-one")
-    second = dataclasses.replace(first, database_url=other_url, broadcast_namespace="ns-two")
+    # Namespaces of this run only: the Redis is shared with other tests and other runs.
+    run = secrets.token_hex(4)
+    first = dataclasses.replace(
+        settings, broadcast_url=REDIS_URL, broadcast_namespace=f"ns-one-{run}"
+    )
+    second = dataclasses.replace(first, database_url=other_url, broadcast_namespace=f"ns-two-{run}")
     servers = [await start_server(first), await start_server(second)]
     try:
         events = []
