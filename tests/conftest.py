@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -126,11 +128,31 @@ async def fresh_postgres_schema(*, migrate: bool = True) -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run, for `fresh_sqlite` to copy."""
+    path = tmp_path_factory.mktemp("template") / "tandem.db"
+    await migrated(f"sqlite:///{path}")
+    # Closing the last connection checkpointed the WAL: the one file holds everything.
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    return path
+
+
+def fresh_sqlite(template: Path, folder: Path) -> str:
+    """The URL of a freshly migrated SQLite file in `folder`: a copy of the template,
+    byte for byte what a migration writes, without running alembic for every test."""
+    path = folder / "tandem.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> AsyncIterator[str]:
     """A freshly migrated database: a temporary SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
-        yield await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+        yield fresh_sqlite(sqlite_template, tmp_path)
         return
     async with fresh_postgres_schema() as url:
         yield url

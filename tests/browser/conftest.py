@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.helpers import CuttableProxy, DemoPage, NewPage
-from tests.conftest import migrated
+from tests.conftest import fresh_sqlite
 from tests.support import RunningServer
 
 # Every wait for the page is generous: a shared CI machine may be slow, and
@@ -22,9 +22,9 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """A freshly migrated SQLite file (overrides the sqlite/postgres pair of the root conftest)."""
-    return await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+    return fresh_sqlite(sqlite_template, tmp_path)
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ import msgspec
 import pytest
 
 from realtime.settings import Settings
-from tests.conftest import migrated
+from tests.conftest import fresh_sqlite
 from tests.support import Account, event_doc, register
 
 pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """SQLite alone: what is refused here is refused while decoding, before any query."""
-    return await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+    return fresh_sqlite(sqlite_template, tmp_path)
 
 
 EVENTS = "/api/v1/events"

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from realtime.settings import Settings
-from tests.conftest import migrated
+from tests.conftest import fresh_sqlite
 from tests.support import RunningServer, create_event, register
 from tests.ws_client import MSGPACK, Sockets, WSClient
 
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path, sqlite_template: Path) -> str:
     """SQLite alone: what is refused here is refused while decoding, before any query."""
-    return await migrated(f"sqlite:///{tmp_path / 'tandem.db'}")
+    return fresh_sqlite(sqlite_template, tmp_path)
 
 
 # A MessagePack map {"type": "p\xffng"}: its string is not UTF-8.
