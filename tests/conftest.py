@@ -26,7 +26,7 @@ from auth import passwords
 from realtime.settings import Settings
 from storage.database import Database
 from storage.migrate import migrate
-from tests.support import RunningServer, server_settings, start_server
+from tests.support import TLS, RunningServer, server_settings, start_server
 
 # The `browser` fixture (Debian's chromium) for the browser and /docs tests.
 pytest_plugins = ["tests.chromium"]
@@ -195,7 +195,7 @@ async def server(settings: Settings) -> AsyncIterator[RunningServer]:
 
 @pytest.fixture
 async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=TLS) as http:
         yield http
 
 

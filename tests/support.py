@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ from realtime.settings import Settings
 T = TypeVar("T")
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+
+# For the test clients' `verify`: httpx loads the CA bundle anew for each client (20-40 ms
+# of CPU) unless given a context, though the tests speak plain HTTP to 127.0.0.1.
+TLS = ssl.create_default_context()
 
 # A test registers many users from one address; the rate-limit tests set their own.
 UNLIMITED = "1000000/second"

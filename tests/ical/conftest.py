@@ -15,7 +15,7 @@ from tests.conftest import fresh_postgres_schema, migrated
 
 # The same per-test WebSocket clients as the realtime tests, on this package's server.
 from tests.realtime.conftest import sockets  # noqa: F401
-from tests.support import RunningServer, server_settings, start_server
+from tests.support import TLS, RunningServer, server_settings, start_server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -38,5 +38,5 @@ async def server(
 
 @pytest.fixture(scope="module")
 async def client(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, verify=TLS) as http:
         yield http
