@@ -110,6 +110,9 @@ async def test_a_socket_that_stops_reading_does_not_stall_the_room(
         max_queue=1,
         compression=None,
         max_size=None,
+        # No keepalive: its pong would wait behind the backlog, and the client would
+        # give up on the connection (1006) once the test ran past the ping timeout.
+        ping_interval=None,
     )
     try:
         await stalled.send(json.dumps({"type": "join", "event_id": event_id}))
