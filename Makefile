@@ -25,10 +25,13 @@ run: $(RUN_STAMP)
 	$(BIN)/tandem serve
 
 ## The whole suite; PostgreSQL/Redis tests are skipped (loudly) when they are missing.
+## It runs in TEST_WORKERS processes (TEST_WORKERS=0: in this one): most tests wait on
+## sockets, servers and timers rather than the CPU, so even 2 cores keep 4 busy.
+TEST_WORKERS ?= 4
 test: $(DEV_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## The browser tests drive Debian's chromium (Playwright downloads no browser).
 chromium:
