@@ -29,10 +29,10 @@ JSON = "tandem.v1.json"
 MSGPACK = "tandem.v1.msgpack"
 
 Message = dict[str, Any]
+Predicate = Callable[[Message], bool]
 
 # The longest a Writer waits before retrying a conflicting op (seconds); see Writer.
 BACKOFF_CAP = 0.05
-Predicate = Callable[[Message], bool]
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,7 @@ class WSClient:
         keep=True leaves the other messages in the inbox for later; keep=False drops
         the ones that arrived before the match.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
             for index, message in enumerate(self.inbox):
                 if predicate(message):
@@ -140,30 +139,31 @@ class WSClient:
                     f"{self.name}: closed ({self.close_code} {self.close_reason!r}) while "
                     f"waiting; unconsumed: {self.inbox[-10:]}"
                 )
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if not await self._next_change(deadline):
                 raise AssertionError(
                     f"{self.name}: no matching message within {timeout}s; "
                     f"unconsumed: {self.inbox[-10:]}"
                 )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def caught_up(self, event_id: int, version: int, timeout: float = 10) -> None:
         """Wait until `version` of `event_id` (or a later one) has been delivered."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         while self.latest.get(event_id, 0) < version:
-            remaining = deadline - loop.time()
-            if self.closed.is_set() or remaining <= 0:
+            if self.closed.is_set() or not await self._next_change(deadline):
                 raise AssertionError(
                     f"{self.name}: version {version} of event {event_id} not delivered within "
                     f"{timeout}s (closed: {self.closed.is_set()}); latest {self.latest}"
                 )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def _next_change(self, deadline: float) -> bool:
+        """Wait for the next frame or the close, until `deadline` (loop time); False past it."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return False
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), remaining)
+        return True
 
     async def expect_close(self, code: int, timeout: float = 5) -> list[Message]:
         """Wait for the server to close with `code`; answer what arrived unconsumed before."""
@@ -353,7 +353,7 @@ class Writer:
 
     def __init__(self, client: WSClient, event_id: int, timeout: float = 30) -> None:
         self.client = client
-        self._pace = random.Random(client.name)  # seeded: the same waits on every run
+        self._pace = random.Random(client.name)  # seeded: the same draws on every run
         self.event_id = event_id
         self.timeout = timeout
         self.accepted: dict[str, int] = {}  # op_id -> version
