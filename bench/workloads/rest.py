@@ -37,6 +37,15 @@ ALONE = 40  # requests timed one at a time per operation
 # timed alone fewer times and with two in flight rather than `concurrency`.
 SLOW = {"export calendar.ics": (3, 2)}
 SYNC_CHANGES = 1_000  # changes between the first and the incremental sync
+OPERATIONS = (
+    "create",
+    "get",
+    "list one month",
+    "list one month, expanded",
+    "month conflicts",
+    "diff",
+    "export calendar.ics",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class RestResult:
     events: int
     concurrency: int
     operations: list[Operation]
-    sync: sync.SyncResult
+    sync: sync.SyncResult | None  # None when only some operations ran
 
 
 async def run(
@@ -71,7 +80,8 @@ async def run(
     concurrency: int = 16,
     only: tuple[str, ...] = (),
 ) -> RestResult:
-    """Every operation, or those named in `only` (the profiling pass)."""
+    """Every operation and the syncs, or only the operations named in `only` (the
+    profiling pass, and `python -m bench --r1-operations`)."""
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(http_client(url, concurrency))
@@ -104,6 +114,7 @@ async def run(
             ),
             "export calendar.ics": lambda http: http.get("/calendar.ics", headers=user.headers),
         }
+        assert tuple(requests) == OPERATIONS, "OPERATIONS names every request above"
         operations = []
         for name, request in requests.items():
             if only and name not in only:
@@ -115,8 +126,10 @@ async def run(
                     deployment, clients, name, request, seconds, min(concurrency, in_flight), alone
                 )
             )
-        progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
-        synced = await sync.run(clients[0], user, ids, SYNC_CHANGES)
+        synced = None
+        if not only:
+            progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
+            synced = await sync.run(clients[0], user, ids, SYNC_CHANGES)
     return RestResult(events, concurrency, operations, synced)
 
 
