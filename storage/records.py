@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.document import DEFAULTS, DOCUMENT_FIELDS, format_time
+from storage.tables import events
 
 # Ids and versions are 32-bit integer columns in PostgreSQL: every entry point
 # refuses a larger number before it reaches a query.
@@ -49,6 +50,22 @@ class VersionRecord:
     ops: list[dict[str, Any]]
     snapshot: dict[str, Any]
     at: datetime
+
+
+# What event_record reads: the listings select these, not the bounds or the audit hash.
+RECORD_COLUMNS = [
+    events.c[name]
+    for name in (
+        "id",
+        "owner_id",
+        "version",
+        *DOCUMENT_FIELDS,
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "uid",
+    )
+]
 
 
 def event_record(row: sa.Row[Any] | Mapping[Any, Any]) -> EventRecord:

@@ -118,6 +118,7 @@ class _Series:
             len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
         )
         self.rec = rec
+        self.exdates = frozenset(rec.exdates)
         self.end_of = _ender(start, end, zone)
         self.bounds = self._bounds()
 
@@ -126,12 +127,12 @@ class _Series:
     ) -> Iterator[tuple[datetime, datetime]]:
         # Anything starting before `ahead_of` ends before the window: rules may skip it.
         ahead = window_start - (self.end - self.start) - _DST_SLACK
-        skipped = 0
+        end_of, skipped = self.end_of, 0
         for moment in self._starts(ahead if ahead > self.end else None):
             occ_start = moment.astimezone(UTC)
             if occ_start >= window_end:
                 return
-            occ_end = self.end_of(moment)
+            occ_end = end_of(moment, occ_start)
             if occ_end > window_start:
                 yield occ_start, occ_end
             else:
@@ -154,7 +155,8 @@ class _Series:
         lookback = margin + timedelta(days=1)
         while True:
             since = max(first_start, latest - lookback)
-            found = [(m.astimezone(UTC), self.end_of(m)) for m in self._starts(since - margin)]
+            starts = [(m, m.astimezone(UTC)) for m in self._starts(since - margin)]
+            found = [(start, self.end_of(m, start)) for m, start in starts]
             if since == first_start or any(start >= since for start, _ in found):
                 return first_start, max(end for _, end in found)
             lookback *= 2
@@ -183,20 +185,29 @@ class _Series:
         """Occurrence starts, aware and in order (rule ones in the zone, dates in UTC)."""
         target = ahead_of.astimezone(self.zone) if ahead_of is not None else None
         moments = self._stepped(target) if self.stepping else self._walked(target)
-        exdays, fraction = self.rec.exdays, self.fraction
+        if not self.rec.exdays and not self.fraction:
+            return moments  # the common case, without a generator layer per occurrence
+        return self._kept(moments)
+
+    def _kept(self, moments: Iterator[datetime]) -> Iterator[datetime]:
+        """Less those on an excluded day; plus the start's fraction of a second."""
+        exdays, fraction, zone = self.rec.exdays, self.fraction, self.zone
         for moment in moments:
-            if not exdays or moment.astimezone(self.zone).date() not in exdays:
+            if not exdays or moment.astimezone(zone).date() not in exdays:
                 yield moment + fraction if fraction else moment
 
     def _stepped(self, target: datetime | None) -> Iterator[datetime]:
         # DTSTART first (it is the earliest, and always an occurrence), then the rule's
-        # matches; an EXDATE is an instant, which aware datetimes compare by.
-        exdates = set(self.rec.exdates)
-        if self.local not in exdates:
-            yield self.local
-        for moment in stepped(self.rec.rules[0], self.local, target):
-            if moment != self.local and moment not in exdates:
-                yield moment
+        # matches; an EXDATE is an instant, which aware datetimes compare by (hashing
+        # one asks its zone for the offset: skipped when there is no EXDATE).
+        exdates, local = self.exdates, self.local
+        if local not in exdates:
+            yield local
+        matches = stepped(self.rec.rules[0], local, target)
+        if exdates:
+            yield from (m for m in matches if m != local and m not in exdates)
+        else:
+            yield from (m for m in matches if m != local)
 
     def _walked(self, target: datetime | None) -> Iterator[datetime]:
         local, rec = self.local, self.rec
@@ -219,13 +230,15 @@ class _Series:
             return
 
 
-def _ender(start: datetime, end: datetime, zone: ZoneInfo) -> Callable[[datetime], datetime]:
-    """Maps an occurrence start to its end: the event's local clock length later."""
+def _ender(
+    start: datetime, end: datetime, zone: ZoneInfo
+) -> Callable[[datetime, datetime], datetime]:
+    """Maps an occurrence start (aware, and the same in UTC) to its end: the event's
+    local clock length later."""
     length = end - start
     wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
 
-    def end_of(moment: datetime) -> datetime:
-        occ_start = moment.astimezone(UTC)
+    def end_of(moment: datetime, occ_start: datetime) -> datetime:
         if occ_start == start:
             return end  # the event itself, as stored (even at an ambiguous local time)
         try:
@@ -243,7 +256,7 @@ def occurrence_end(start: datetime, end: datetime, timezone: str, moment: dateti
     zone = load_zone(timezone)
     if zone is None:
         raise RecurrenceError(f"unknown time zone {timezone!r}")
-    return _ender(start, end, zone)(moment)
+    return _ender(start, end, zone)(moment, moment.astimezone(UTC))
 
 
 def starts_among(
