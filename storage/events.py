@@ -234,11 +234,18 @@ async def window_rows(
 def merged_occurrences(
     rows: Iterable[tuple[EventRecord, str]], start: datetime, end: datetime
 ) -> Iterator[Occurrence]:
-    """The events' occurrences in the window by (start, event id), lazily: a k-way merge
-    of one generator per event, so memory follows the events, never the occurrences."""
-    return heapq.merge(
-        *(occurrences_of(event, role, start, end) for event, role in rows), key=occurrence_key
-    )
+    """The events' occurrences in the window in expanded order, lazily: a k-way merge of
+    one generator per series (and one sorted list of the single events' occurrences),
+    so memory follows the events, never the occurrences."""
+    single: list[Occurrence] = []
+    series = []
+    for event, role in rows:
+        if event.document["recurrence"]:
+            series.append(occurrences_of(event, role, start, end))
+        else:
+            single.extend(occurrences_of(event, role, start, end))
+    single.sort(key=occurrence_key)
+    return heapq.merge(single, *series, key=occurrence_key)
 
 
 def occurrences_of(

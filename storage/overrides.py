@@ -20,7 +20,13 @@ from storage.document import OVERRIDE_FIELDS, format_time, parse_time
 from storage.errors import not_found, validation_error
 from storage.patch_diff import make_ops
 from storage.patching import escape
-from storage.recurrence import event_bounds, event_occurrences, occurrence_end, starts_among
+from storage.recurrence import (
+    event_bounds,
+    event_occurrences,
+    occurrence_end,
+    series_of,
+    starts_among,
+)
 from storage.recurrence_rules import RecurrenceError
 
 # The fields an override carries besides the times, as they appear in an expanded item.
@@ -67,7 +73,7 @@ class _Expansion:
     and what the others show of their own."""
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
+        self.series = series_of(document)
         start, end = _times(document)
         moved: list[Expanded] = []
         self.shown: dict[datetime, Mapping[str, Any]] = {}
@@ -91,7 +97,7 @@ class _Expansion:
         self.moved_from = frozenset(original for _, original, _, _ in moved)
 
     def between(self, window_start: datetime, window_end: datetime) -> Iterator[Expanded]:
-        series = event_occurrences(self.document, window_start, window_end)
+        series = self.series.between(window_start, window_end)
         if not self.moved and not self.shown:  # most series: no override at all
             return ((start, start, end, NO_FIELDS) for start, end in series)
         shown, moved_from = self.shown, self.moved_from

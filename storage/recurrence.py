@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,17 +71,19 @@ def event_occurrences(
     if not document["recurrence"]:
         start, end = _instant(document["start_time"]), _instant(document["end_time"])
         return iter([(start, end)] if start < window_end and end > window_start else [])
-    return _series_of(document).between(window_start, window_end)
+    return series_of(document).between(window_start, window_end)
 
 
 def event_bounds(document: dict[str, Any]) -> tuple[datetime, datetime]:
     """The event's first occurrence start and last occurrence end (FAR_FUTURE: none)."""
     if not document["recurrence"]:
         return _instant(document["start_time"]), _instant(document["end_time"])
-    return _series_of(document).bounds
+    return series_of(document).bounds
 
 
-def _series_of(document: dict[str, Any]) -> _Series:
+def series_of(document: dict[str, Any]) -> Series:
+    """The recurring document's series, parsed once (the same object for every version
+    with these times, zone and lines)."""
     # Keyed by the stored strings: hashing them is cheaper than hashing aware datetimes.
     lines = tuple(document["recurrence"])
     return _series(document["start_time"], document["end_time"], document["timezone"], lines)
@@ -97,14 +100,14 @@ _parse_time = lru_cache(maxsize=1 << 16)(parse_time)
 
 
 @lru_cache(maxsize=CACHED_SERIES)
-def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> _Series:
+def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> Series:
     zone = load_zone(timezone)
     if zone is None:
         raise RecurrenceError(f"unknown time zone {timezone!r}")
-    return _Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
+    return Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
 
 
-class _Series:
+class Series:
     """One recurring event, parsed once: its occurrences in any window, and its bounds."""
 
     def __init__(self, start: datetime, end: datetime, zone: ZoneInfo, rec: Recurrence) -> None:
@@ -119,26 +122,30 @@ class _Series:
         )
         self.rec = rec
         self.exdates = frozenset(rec.exdates)
+        # Anything starting this long before a window ends before it (DST included).
+        self.reach = (end - start) + _DST_SLACK
         self.end_of = _ender(start, end, zone)
         self.bounds = self._bounds()
 
     def between(
         self, window_start: datetime, window_end: datetime
     ) -> Iterator[tuple[datetime, datetime]]:
-        # Anything starting before `ahead_of` ends before the window: rules may skip it.
-        ahead = window_start - (self.end - self.start) - _DST_SLACK
+        # Anything starting before `ahead` ends before the window: rules may skip it,
+        # and its end need not be worked out.
+        ahead = window_start - self.reach
         end_of, skipped = self.end_of, 0
         for moment in self._starts(ahead if ahead > self.end else None):
             occ_start = moment.astimezone(UTC)
             if occ_start >= window_end:
                 return
-            occ_end = end_of(moment, occ_start)
-            if occ_end > window_start:
-                yield occ_start, occ_end
-            else:
-                skipped += 1  # only a long COUNT rule walked from its start skips many
-                if skipped >= MAX_SCAN:
-                    return
+            if occ_start >= ahead:
+                occ_end = end_of(moment, occ_start)
+                if occ_end > window_start:
+                    yield occ_start, occ_end
+                    continue
+            skipped += 1  # only a long COUNT rule walked from its start skips many
+            if skipped >= MAX_SCAN:
+                return
 
     def _bounds(self) -> tuple[datetime, datetime]:
         first = next(self._starts(), None)
@@ -197,17 +204,17 @@ class _Series:
                 yield moment + fraction if fraction else moment
 
     def _stepped(self, target: datetime | None) -> Iterator[datetime]:
-        # DTSTART first (it is the earliest, and always an occurrence), then the rule's
-        # matches; an EXDATE is an instant, which aware datetimes compare by (hashing
-        # one asks its zone for the offset: skipped when there is no EXDATE).
+        # DTSTART first (it is the earliest, and always an occurrence, unless one before
+        # the target: that ends before the window), then the rule's matches after it. An
+        # EXDATE is an instant, which aware datetimes compare by; hashing one asks its
+        # zone for the offset, so none is hashed when there is no EXDATE.
         exdates, local = self.exdates, self.local
-        if local not in exdates:
-            yield local
         matches = stepped(self.rec.rules[0], local, target)
         if exdates:
-            yield from (m for m in matches if m != local and m not in exdates)
-        else:
-            yield from (m for m in matches if m != local)
+            matches = (m for m in matches if m not in exdates)
+        if (target is not None and local < target) or (exdates and local in exdates):
+            return matches
+        return chain((local,), matches)
 
     def _walked(self, target: datetime | None) -> Iterator[datetime]:
         local, rec = self.local, self.rec
@@ -242,8 +249,8 @@ def _ender(
         if occ_start == start:
             return end  # the event itself, as stored (even at an ambiguous local time)
         try:
-            local = moment.astimezone(zone).replace(tzinfo=None)
-            closing = (local + wall).replace(tzinfo=zone).astimezone(UTC)
+            # Aware arithmetic within one zone is wall-clock arithmetic.
+            closing = (moment.astimezone(zone) + wall).astimezone(UTC)
         except OverflowError:  # time ends at year 9999
             return datetime.max.replace(tzinfo=UTC)
         return closing if closing > occ_start else occ_start + length

@@ -35,8 +35,9 @@ def can_step(rule: dict[str, Any]) -> bool:
 
 
 def stepped(rule: dict[str, Any], local: datetime, target: datetime | None) -> Iterator[datetime]:
-    """The rule's matches from the period before `target` (from DTSTART without one),
-    by date arithmetic at DTSTART's wall-clock time, as dateutil would give them."""
+    """The rule's matches after DTSTART (`local`), from the period before `target` (from
+    the first period without one), by date arithmetic at DTSTART's wall-clock time, as
+    dateutil would give them. DTSTART itself is the caller's to yield."""
     zone, clock, first = local.tzinfo, local.timetz().replace(tzinfo=None), local.date()
     weekly = rule["freq"] == WEEKLY
     step = rule.get("interval", 1) * (7 if weekly else 1)
@@ -53,20 +54,26 @@ def stepped(rule: dict[str, Any], local: datetime, target: datetime | None) -> I
     if count is not None:  # one match per period here: the skipped ones are counted off
         period = min(period, count)
         count -= period
+    shifts, every = [timedelta(days=offset) for offset in offsets], timedelta(days=step)
+    combine = datetime.combine
     try:
+        base = origin + timedelta(days=period * step)
         while True:
-            base = origin + timedelta(days=period * step)
-            for offset in offsets:
-                day: date = base + timedelta(days=offset)
-                if day < first or (days and day.weekday() not in days):
+            for shift in shifts:
+                day: date = base + shift
+                if day <= first:  # DTSTART's own match (counted) or before it
+                    if day == first and count is not None:
+                        count -= 1
                     continue
-                moment = datetime.combine(day, clock, tzinfo=zone)
+                if days and day.weekday() not in days:
+                    continue
+                moment = combine(day, clock, tzinfo=zone)
                 if (until is not None and moment > until) or count == 0:
                     return
                 if count is not None:
                     count -= 1
                 yield moment
-            period += 1
+            base += every
     except OverflowError:  # time ends at year 9999
         return
 
