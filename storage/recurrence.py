@@ -43,10 +43,10 @@ from storage.recurrence_skip import (
     MAX_SCAN,
     SUB_DAILY_SECONDS,
     UNITS,
+    Stepper,
     can_step,
     fast_forward,
     one_per_period,
-    stepped,
     without_count,
 )
 
@@ -117,8 +117,10 @@ class Series:
         self.local = local.replace(microsecond=0)
         rec.rules = [without_count(rule, self.local) for rule in rec.rules]
         # One plain DAILY or WEEKLY rule, the commonest series, is stepped by arithmetic.
-        self.stepping = (
-            len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
+        self.stepper = (
+            Stepper(rec.rules[0], self.local)
+            if len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
+            else None
         )
         self.rec = rec
         self.exdates = frozenset(rec.exdates)
@@ -191,7 +193,8 @@ class Series:
     def _starts(self, ahead_of: datetime | None = None) -> Iterator[datetime]:
         """Occurrence starts, aware and in order (rule ones in the zone, dates in UTC)."""
         target = ahead_of.astimezone(self.zone) if ahead_of is not None else None
-        moments = self._stepped(target) if self.stepping else self._walked(target)
+        stepper = self.stepper
+        moments = self._walked(target) if stepper is None else self._stepped(stepper, target)
         if not self.rec.exdays and not self.fraction:
             return moments  # the common case, without a generator layer per occurrence
         return self._kept(moments)
@@ -203,13 +206,13 @@ class Series:
             if not exdays or moment.astimezone(zone).date() not in exdays:
                 yield moment + fraction if fraction else moment
 
-    def _stepped(self, target: datetime | None) -> Iterator[datetime]:
+    def _stepped(self, stepper: Stepper, target: datetime | None) -> Iterator[datetime]:
         # DTSTART first (it is the earliest, and always an occurrence, unless one before
         # the target: that ends before the window), then the rule's matches after it. An
         # EXDATE is an instant, which aware datetimes compare by; hashing one asks its
         # zone for the offset, so none is hashed when there is no EXDATE.
         exdates, local = self.exdates, self.local
-        matches = stepped(self.rec.rules[0], local, target)
+        matches = stepper.after(target)
         if exdates:
             matches = (m for m in matches if m not in exdates)
         if (target is not None and local < target) or (exdates and local in exdates):
