@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import audit, sync_log
 from storage.document import format_time
 from storage.errors import not_found, validation_error
-from storage.overrides import occurrences_as_now
+from storage.overrides import occurrences_as_now, occurs_between
 from storage.records import RECORD_COLUMNS, EventRecord, event_record, version_record
 from storage.tables import event_versions, events, permissions
 
@@ -159,11 +159,6 @@ def _filtered(q: EventQuery) -> sa.Select[Any]:
     return query
 
 
-def _occurs_in(event: EventRecord, start: datetime, end: datetime) -> bool:
-    """Whether an occurrence overlaps the window (bounds alone may span a gap in a series)."""
-    return next(occurrences_as_now(event.document, start, end), None) is not None
-
-
 async def list_events(
     conn: AsyncConnection, q: EventQuery
 ) -> tuple[list[tuple[EventRecord, str]], str | None]:
@@ -186,8 +181,9 @@ async def list_events(
             event = event_record(row)
             after = event.id
             if windowed and event.document["recurrence"]:
+                # The bounds alone may span a gap in a series: is an occurrence in it?
                 assert q.start is not None and q.end is not None
-                if not _occurs_in(event, q.start, q.end):
+                if not occurs_between(event.document, q.start, q.end):
                     continue
             items.append((event, row.role))
             if len(items) > q.limit:

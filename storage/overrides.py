@@ -68,6 +68,14 @@ def occurrences_as_now(
     )
 
 
+def occurs_between(document: dict[str, Any], window_start: datetime, window_end: datetime) -> bool:
+    """Whether an occurrence overlaps the window, overrides applied: what a plain listing
+    asks of each series, answered without making an occurrence."""
+    if document["recurrence"]:
+        return _expansion(document).occurs_between(window_start, window_end)
+    return next(event_occurrences(document, window_start, window_end), None) is not None
+
+
 class _Expansion:
     """A recurring document's overrides, read once: which occurrences moved where,
     and what the others show of their own."""
@@ -108,6 +116,14 @@ class _Expansion:
         )
         placed = [o for o in self.moved if o[0] < window_end and o[2] > window_start]
         return heapq.merge(staying, placed, key=itemgetter(0, 1)) if placed else staying
+
+    def occurs_between(self, window_start: datetime, window_end: datetime) -> bool:
+        if any(start < window_end and end > window_start for start, _, end, _ in self.moved):
+            return True
+        series, moved_from = self.series.between(window_start, window_end), self.moved_from
+        if not moved_from:
+            return next(series, None) is not None
+        return any(start not in moved_from for start, _ in series)
 
 
 _expansions: dict[tuple[Any, ...], _Expansion] = {}
