@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,10 +35,19 @@ MAX_SWEPT = 10_000
 Span = tuple[datetime, datetime]
 
 
+class Conflicts(NamedTuple):
+    """A window's occurrences by (start, event id), and each overlapping pair of them
+    (of different events) as two indexes into that list, by the later one's start: an
+    occurrence is in many pairs of a busy window, and is then written out once."""
+
+    occurrences: list[Occurrence]
+    pairs: list[tuple[int, int]]
+
+
 async def conflicting_pairs(
     conn: AsyncConnection, user_id: int, start: datetime, end: datetime
-) -> list[tuple[Occurrence, Occurrence]]:
-    """Every overlapping pair of occurrences of different events in the window, by start."""
+) -> Conflicts:
+    """Every overlapping pair of occurrences of different events in the window."""
     swept: list[Occurrence] = []
     for event, role in await window_rows(conn, visible_in_window(user_id, start, end)):
         swept.extend(islice(occurrences_of(event, role, start, end), MAX_SWEPT + 1 - len(swept)))
@@ -49,13 +58,15 @@ async def conflicting_pairs(
     # Sorted at once: the answer is not paged, and one sort costs less than a lazy
     # merge of hundreds of series.
     swept.sort(key=occurrence_key)
-    pairs: list[tuple[Occurrence, Occurrence]] = []
-    active: list[Occurrence] = []
-    for occ in swept:
-        active = [a for a in active if a.end > occ.start]
-        pairs.extend((a, occ) for a in active if a.event.id != occ.event.id)
-        active.append(occ)
-    return pairs
+    ends, owners = [o.end for o in swept], [o.event.id for o in swept]
+    pairs: list[tuple[int, int]] = []
+    active: list[int] = []  # those still running, by index
+    for n, occ in enumerate(swept):
+        moment, owner = occ.start, owners[n]
+        active = [a for a in active if ends[a] > moment]
+        pairs.extend((a, n) for a in active if owners[a] != owner)
+        active.append(n)
+    return Conflicts(swept, pairs)
 
 
 async def conflicts_with(
