@@ -215,7 +215,8 @@ class Series:
         matches = stepper.after(target)
         if exdates:
             matches = (m for m in matches if m not in exdates)
-        if (target is not None and local < target) or (exdates and local in exdates):
+        # (Compared with the UTC start: aware times in one zone compare by wall clock.)
+        if (target is not None and self.start < target) or (exdates and local in exdates):
             return matches
         return chain((local,), matches)
 

@@ -55,11 +55,12 @@ class Stepper:
         self.count, self.until = rule.get("count"), rule.get("until")
 
     def after(self, target: datetime | None) -> Iterator[datetime]:
-        """The matches from the period holding `target` (local; all of them without one):
-        every earlier period ends on a day before the target's."""
+        """The matches from the period before the one holding `target` (local; all of
+        them without one). Not from the target's own: where a zone falls back across
+        midnight, the repeated times of a date begin after the next date has begun."""
         period = 0
         if target is not None:
-            period = max(0, (target.date() - self.origin).days // self.step)
+            period = max(0, (target.date() - self.origin).days // self.step - 1)
         count = self.count
         if count is not None:  # one match per period here: the skipped ones are counted off
             period = min(period, count)
