@@ -11,6 +11,7 @@ from pathlib import Path
 import uvloop
 
 from bench import report, runner
+from bench.workloads import rest
 
 POSTGRES_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/tandem_bench"
@@ -33,6 +34,14 @@ def main() -> int:
         default=list(runner.WORKLOADS),
         help="run (and profile) only these",
     )
+    parser.add_argument(
+        "--r1-operations",
+        nargs="+",
+        choices=rest.OPERATIONS,
+        default=[],
+        metavar="NAME",
+        help=f"R1 times only these (and skips its syncs): {', '.join(map(repr, rest.OPERATIONS))}",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the pipeline")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiling passes")
     parser.add_argument("--note", action="append", default=[], help="a line for RESULTS.md")
@@ -49,6 +58,7 @@ def main() -> int:
             not args.no_profile,
             command.strip(),
             tuple(args.workloads),
+            tuple(args.r1_operations),
         )
     )
     report.write(run, args.output, args.note)

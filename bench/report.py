@@ -167,6 +167,8 @@ def _sync(part: Callable[[SyncResult], SyncTiming]) -> Figure:
     def get(mode: ModeResults) -> str:
         if not mode.r1:
             return "failed"
+        if mode.r1.sync is None:
+            return "not run"
         timing = part(mode.r1.sync)
         return f"{timing.seconds:.2f} ({timing.items:,} items, {timing.pages} pages)"
 

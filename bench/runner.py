@@ -121,6 +121,7 @@ async def run(
     profile: bool,
     command: str,
     workloads: tuple[str, ...] = WORKLOADS,
+    r1_operations: tuple[str, ...] = (),
 ) -> Run:
     limit = servers.raise_open_files()
     say(f"open files limit {limit}; output in {OUT}")
@@ -133,13 +134,13 @@ async def run(
         result.ceiling = await _ceiling(scale, workloads)
     if "embedded" in modes:
         result.modes.append(
-            await _mode(scale, "embedded", _sqlite_url(), "memory://", 1, workloads)
+            await _mode(scale, "embedded", _sqlite_url(), "memory://", 1, workloads, r1_operations)
         )
     if distributed:
         await _baselines(result, scale, postgres_url, redis_url)
         await _fresh_database(postgres_url)
         result.modes.append(
-            await _mode(scale, "distributed", postgres_url, redis_url, 2, workloads)
+            await _mode(scale, "distributed", postgres_url, redis_url, 2, workloads, r1_operations)
         )
     if profile:
         passes = [("embedded", "W1"), ("embedded", "W2"), ("embedded", "R1")]
@@ -220,13 +221,14 @@ async def _mode(
     broadcast_url: str,
     count: int,
     workloads: tuple[str, ...],
+    r1_operations: tuple[str, ...],
 ) -> ModeResults:
     say(f"{mode}: starting {count} server(s)")
     deployment = await servers.start(mode, database_url, broadcast_url, count, OUT / "logs")
     found = ModeResults(mode, [" ".join(s.command[1:]) for s in deployment.servers])
     try:
         users = await register_users(deployment)
-        for name, workload in _workloads(scale, deployment, users).items():
+        for name, workload in _workloads(scale, deployment, users, r1_operations).items():
             if name not in workloads:
                 continue
             say(f"{mode}: {name}")
@@ -241,7 +243,7 @@ async def _mode(
 
 
 def _workloads(
-    scale: Scale, deployment: Deployment, users: Users
+    scale: Scale, deployment: Deployment, users: Users, r1_operations: tuple[str, ...]
 ) -> dict[str, Callable[[], Awaitable[Any]]]:
     """W3 first: per-connection memory is read on a server whose heap has not grown yet."""
     return {
@@ -255,6 +257,7 @@ def _workloads(
             events=scale.r1_events,
             seconds=scale.r1_seconds,
             concurrency=scale.r1_concurrency,
+            only=r1_operations,
         ),
     }
 

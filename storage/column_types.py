@@ -29,8 +29,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or (value.__class__ is datetime and value.tzinfo is UTC):
+            return value  # asyncpg's timestamptz, as it is read hundreds of times a listing
         if isinstance(value, str):  # SQLite under raw SQL hands back text
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:

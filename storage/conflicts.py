@@ -1,7 +1,8 @@
 """Schedule conflicts: overlapping pairs in a window, and what a new event would clash with.
 
-Both sweep occurrences in start order as storage.events merges them, so neither
-holds more than the occurrences still running at each moment.
+Both sweep occurrences in start order: a window's pairs from its occurrences sorted
+at once (at most MAX_SWEPT of them), a new event's clashes from a lazy merge as
+storage.events makes it, holding only the occurrences still running.
 """
 
 from __future__ import annotations
@@ -9,16 +10,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.document import format_time
 from storage.errors import ErrorCode, TandemError, validation_error
 from storage.events import (
     Occurrence,
     merged_occurrences,
     occurrence_key,
+    occurrences_of,
     visible_in_window,
     window_rows,
 )
@@ -33,24 +35,38 @@ MAX_SWEPT = 10_000
 Span = tuple[datetime, datetime]
 
 
+class Conflicts(NamedTuple):
+    """A window's occurrences by (start, event id), and each overlapping pair of them
+    (of different events) as two indexes into that list, by the later one's start: an
+    occurrence is in many pairs of a busy window, and is then written out once."""
+
+    occurrences: list[Occurrence]
+    pairs: list[tuple[int, int]]
+
+
 async def conflicting_pairs(
     conn: AsyncConnection, user_id: int, start: datetime, end: datetime
-) -> list[tuple[Occurrence, Occurrence]]:
-    """Every overlapping pair of occurrences of different events in the window, by start."""
-    query = visible_in_window(user_id, start, end)
-    pairs: list[tuple[Occurrence, Occurrence]] = []
-    active: list[Occurrence] = []
-    for swept, occ in enumerate(
-        merged_occurrences(await window_rows(conn, query), start, end), start=1
-    ):
-        if swept > MAX_SWEPT:
+) -> Conflicts:
+    """Every overlapping pair of occurrences of different events in the window."""
+    swept: list[Occurrence] = []
+    for event, role in await window_rows(conn, visible_in_window(user_id, start, end)):
+        swept.extend(islice(occurrences_of(event, role, start, end), MAX_SWEPT + 1 - len(swept)))
+        if len(swept) > MAX_SWEPT:
             raise validation_error(
                 {"end": f"the window holds more than {MAX_SWEPT} occurrences; narrow it"}
             )
-        active = [a for a in active if a.end > occ.start]
-        pairs.extend((a, occ) for a in active if a.event.id != occ.event.id)
-        active.append(occ)
-    return pairs
+    # Sorted at once: the answer is not paged, and one sort costs less than a lazy
+    # merge of hundreds of series.
+    swept.sort(key=occurrence_key)
+    ends, owners = [o.end for o in swept], [o.event.id for o in swept]
+    pairs: list[tuple[int, int]] = []
+    active: list[int] = []  # those still running, by index
+    for n, occ in enumerate(swept):
+        moment, owner = occ.start, owners[n]
+        active = [a for a in active if ends[a] > moment]
+        pairs.extend((a, n) for a in active if owners[a] != owner)
+        active.append(n)
+    return Conflicts(swept, pairs)
 
 
 async def conflicts_with(
@@ -69,7 +85,7 @@ async def conflicts_with(
     """
     first, last = span(document)
     until = last if last < FAR_FUTURE else max(first, now) + horizon
-    mine = [(o.start, o.end) for o in occurrences_as_now(document, first, until)]
+    mine = [(start, end) for start, _, end, _ in occurrences_as_now(document, first, until)]
     if not mine:
         return []
     reach = (mine[0][0], max(end for _, end in mine))
@@ -101,12 +117,12 @@ async def refuse_schedule_conflicts(
 
 
 def conflict_json(occurrence: Occurrence) -> dict[str, Any]:
-    """One side of a conflict, as the contract names it."""
+    """One side of a conflict, as the contract names it (the codec writes the times)."""
     return {
         "event_id": occurrence.event.id,
         "title": occurrence.title,
-        "start": format_time(occurrence.start),
-        "end": format_time(occurrence.end),
+        "start": occurrence.start,
+        "end": occurrence.end,
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import sqlite3
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import URL, make_url
@@ -63,6 +65,16 @@ def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
     )
 
 
+def _read_json(text: str) -> Any:
+    """A JSON column's value. msgspec reads one three to five times faster than the
+    standard library, which matters to a listing reading three per row; what msgspec
+    refuses (a lone surrogate escape, which json.dumps writes) the standard library reads."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL (None for other databases or in-memory SQLite)."""
     parsed = make_url(url)
@@ -85,7 +97,9 @@ class Database:
         self._edits: EditConnections | None = None
         self._sqlite_direct: sqlite3.Connection | None = None
         if self.dialect == "sqlite":
-            self.engine = create_async_engine(sa_url, connect_args=connect_args)
+            self.engine = create_async_engine(
+                sa_url, connect_args=connect_args, json_deserializer=_read_json
+            )
             _configure_sqlite(self.engine, busy_timeout_ms=round(sqlite_busy_timeout * 1000))
         else:
             self.engine = create_async_engine(
@@ -93,6 +107,7 @@ class Database:
                 connect_args=connect_args,
                 pool_size=pool_size,
                 max_overflow=pool_size,
+                json_deserializer=_read_json,
             )
             _ping_idle_connections(self.engine)
             self._edits = EditConnections(

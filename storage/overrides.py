@@ -2,54 +2,52 @@
 
 An override (PROTOCOL.md v1.1) replaces some fields of one occurrence, keyed by the
 occurrence's original start in UTC; a moved occurrence keeps that key. Every read
-that expands a series (listings, windows, conflicts, iCalendar) goes through
-`expand`, so an occurrence is found where it now is. Pure: no I/O.
+that expands a series (listings, windows, conflicts) goes through
+`occurrences_as_now`, so an occurrence is found where it now is. Pure: no I/O (each
+document's overrides are read once and kept, keyed by their content).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import datetime
-from itertools import islice
+from operator import itemgetter
+from types import MappingProxyType
 from typing import Any
 
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
 from storage.errors import not_found, validation_error
 from storage.patch_diff import make_ops
 from storage.patching import escape
-from storage.recurrence import event_bounds, event_occurrences, occurrence_end, starts_among
+from storage.recurrence import (
+    event_bounds,
+    event_occurrences,
+    occurrence_end,
+    series_of,
+    starts_among,
+)
 from storage.recurrence_rules import RecurrenceError
 
 # The fields an override carries besides the times, as they appear in an expanded item.
 SHOWN_FIELDS = ("title", "description", "location", "metadata")
+# Expanded documents kept per process, keyed by what they are made of (each version
+# of an event is prepared once; a rollback to an old version finds it again).
+CACHED_EXPANSIONS = 4096
+# What an occurrence without an override shows of its own: nothing (shared, read-only).
+NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
-
-@dataclass(frozen=True)
-class Expanded:
-    """One occurrence as it now is: its id (None for a single event), times, fields."""
-
-    occurrence_id: str | None
-    start: datetime
-    end: datetime
-    # The overridden title/description/location/metadata, and only those.
-    fields: dict[str, Any]
+# One occurrence as it now is: (start, original start in UTC or None for a single
+# event, end, the overridden title/description/location/metadata and only those).
+# Plain tuples: a month's conflicts make thousands. Within one event they order by
+# (start, original start), which are never both equal.
+Expanded = tuple[datetime, datetime | None, datetime, Mapping[str, Any]]
 
 
 def _times(document: dict[str, Any]) -> tuple[datetime, datetime]:
     start, end = parse_time(document["start_time"]), parse_time(document["end_time"])
     assert start is not None and end is not None, "a stored document has valid times"
     return start, end
-
-
-def _applied(key: str, start: datetime, end: datetime, override: dict[str, Any]) -> Expanded:
-    return Expanded(
-        key,
-        parse_time(override.get("start_time")) or start,
-        parse_time(override.get("end_time")) or end,
-        {name: override[name] for name in SHOWN_FIELDS if name in override},
-    )
 
 
 def occurrences_as_now(
@@ -62,53 +60,91 @@ def occurrences_as_now(
     storage.recurrence, less the moved ones, merged with the moved ones (at most
     MAX_OVERRIDES, placed up front) by start.
     """
-    if not document["recurrence"]:
-        for occ_start, occ_end in event_occurrences(document, window_start, window_end):
-            yield Expanded(None, occ_start, occ_end, {})
-        return
+    if document["recurrence"]:
+        return _expansion(document).between(window_start, window_end)
+    return (
+        (start, None, end, NO_FIELDS)
+        for start, end in event_occurrences(document, window_start, window_end)
+    )
+
+
+def occurs_between(document: dict[str, Any], window_start: datetime, window_end: datetime) -> bool:
+    """Whether an occurrence overlaps the window, overrides applied: what a plain listing
+    asks of each series, answered without making an occurrence."""
+    if document["recurrence"]:
+        return _expansion(document).occurs_between(window_start, window_end)
+    return next(event_occurrences(document, window_start, window_end), None) is not None
+
+
+class _Expansion:
+    """A recurring document's overrides, read once: which occurrences moved where,
+    and what the others show of their own."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.series = series_of(document)
+        start, end = _times(document)
+        moved: list[Expanded] = []
+        self.shown: dict[datetime, Mapping[str, Any]] = {}
+        for key, override in document["overrides"].items():
+            original = parse_time(key)
+            assert original is not None, "override keys are validated occurrence ids"
+            shown = {name: override[name] for name in SHOWN_FIELDS if name in override}
+            if "start_time" in override or "end_time" in override:
+                original_end = occurrence_end(start, end, document["timezone"], original)
+                moved.append(
+                    (
+                        parse_time(override.get("start_time")) or original,
+                        original,
+                        parse_time(override.get("end_time")) or original_end,
+                        shown,
+                    )
+                )
+            else:
+                self.shown[original] = shown
+        self.moved = sorted(moved, key=itemgetter(0, 1))
+        self.moved_from = frozenset(original for _, original, _, _ in moved)
+
+    def between(self, window_start: datetime, window_end: datetime) -> Iterator[Expanded]:
+        series = self.series.between(window_start, window_end)
+        if not self.moved and not self.shown:  # most series: no override at all
+            return ((start, start, end, NO_FIELDS) for start, end in series)
+        shown, moved_from = self.shown, self.moved_from
+        staying = (
+            (start, start, end, shown.get(start, NO_FIELDS))
+            for start, end in series
+            if start not in moved_from
+        )
+        placed = [o for o in self.moved if o[0] < window_end and o[2] > window_start]
+        return heapq.merge(staying, placed, key=itemgetter(0, 1)) if placed else staying
+
+    def occurs_between(self, window_start: datetime, window_end: datetime) -> bool:
+        if any(start < window_end and end > window_start for start, _, end, _ in self.moved):
+            return True
+        series, moved_from = self.series.between(window_start, window_end), self.moved_from
+        if not moved_from:
+            return next(series, None) is not None
+        return any(start not in moved_from for start, _ in series)
+
+
+_expansions: dict[tuple[Any, ...], _Expansion] = {}
+
+
+def _expansion(document: dict[str, Any]) -> _Expansion:
+    # Keyed by the stored strings; repr tells JSON values apart (1, 1.0, True, "1").
     overrides = document["overrides"]
-    moved = {
-        key: value
-        for key, value in overrides.items()
-        if "start_time" in value or "end_time" in value
-    }
-    start, end = _times(document)
-    placed = sorted(
-        (
-            o
-            for o in (_moved(document, start, end, key) for key in moved)
-            if _overlaps(o, window_start, window_end)
-        ),
-        key=_by_start,
+    key = (
+        document["start_time"],
+        document["end_time"],
+        document["timezone"],
+        tuple(document["recurrence"]),
+        repr(overrides) if overrides else "",
     )
-    staying = (
-        _applied(key, occ_start, occ_end, overrides.get(key, {}))
-        for occ_start, occ_end in event_occurrences(document, window_start, window_end)
-        if (key := format_time(occ_start)) not in moved
-    )
-    yield from heapq.merge(staying, placed, key=_by_start)
-
-
-def expand(
-    document: dict[str, Any], window_start: datetime, window_end: datetime, limit: int
-) -> list[Expanded]:
-    """The first `limit` of occurrences_as_now."""
-    return list(islice(occurrences_as_now(document, window_start, window_end), limit))
-
-
-def _moved(document: dict[str, Any], start: datetime, end: datetime, key: str) -> Expanded:
-    original = parse_time(key)
-    assert original is not None, "override keys are validated occurrence ids"
-    original_end = occurrence_end(start, end, document["timezone"], original)
-    return _applied(key, original, original_end, document["overrides"][key])
-
-
-def _overlaps(occ: Expanded, window_start: datetime, window_end: datetime) -> bool:
-    return occ.start < window_end and occ.end > window_start
-
-
-def _by_start(occ: Expanded) -> tuple[datetime, str]:
-    return occ.start, occ.occurrence_id or ""
+    found = _expansions.get(key)
+    if found is None:
+        found = _expansions[key] = _Expansion(document)
+        if len(_expansions) > CACHED_EXPANSIONS:
+            del _expansions[next(iter(_expansions))]  # the oldest
+    return found
 
 
 def span(document: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -117,11 +153,8 @@ def span(document: dict[str, Any]) -> tuple[datetime, datetime]:
     first, last = event_bounds(document)
     if not document["recurrence"]:
         return first, last
-    start, end = _times(document)
-    for key, override in document["overrides"].items():
-        if "start_time" in override or "end_time" in override:
-            moved = _moved(document, start, end, key)
-            first, last = min(first, moved.start), max(last, moved.end)
+    for moved_start, _, moved_end, _ in _expansion(document).moved:
+        first, last = min(first, moved_start), max(last, moved_end)
     return first, last
 
 

@@ -6,11 +6,13 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from storage.document import DEFAULTS, DOCUMENT_FIELDS, format_time
+from storage.tables import events
 
 # Ids and versions are 32-bit integer columns in PostgreSQL: every entry point
 # refuses a larger number before it reaches a query.
@@ -51,11 +53,32 @@ class VersionRecord:
     at: datetime
 
 
+# What event_record reads: the listings select these, not the bounds or the audit hash.
+RECORD_COLUMNS = [
+    events.c[name]
+    for name in (
+        "id",
+        "owner_id",
+        "version",
+        *DOCUMENT_FIELDS,
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "uid",
+    )
+]
+
+
+# A listing formats the same stored times on every read (a month's expansion reads
+# hundreds of rows): formatted once per process instead.
+_format_time = lru_cache(maxsize=1 << 15)(format_time)
+
+
 def event_record(row: sa.Row[Any] | Mapping[Any, Any]) -> EventRecord:
     mapping = _mapping(row)
     document = {name: mapping[name] for name in DOCUMENT_FIELDS}
-    document["start_time"] = format_time(mapping["start_time"])
-    document["end_time"] = format_time(mapping["end_time"])
+    document["start_time"] = _format_time(mapping["start_time"])
+    document["end_time"] = _format_time(mapping["end_time"])
     return EventRecord(
         id=mapping["id"],
         owner_id=mapping["owner_id"],

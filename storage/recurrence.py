@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,10 +43,10 @@ from storage.recurrence_skip import (
     MAX_SCAN,
     SUB_DAILY_SECONDS,
     UNITS,
+    Stepper,
     can_step,
     fast_forward,
     one_per_period,
-    stepped,
     without_count,
 )
 
@@ -70,17 +71,19 @@ def event_occurrences(
     if not document["recurrence"]:
         start, end = _instant(document["start_time"]), _instant(document["end_time"])
         return iter([(start, end)] if start < window_end and end > window_start else [])
-    return _series_of(document).between(window_start, window_end)
+    return series_of(document).between(window_start, window_end)
 
 
 def event_bounds(document: dict[str, Any]) -> tuple[datetime, datetime]:
     """The event's first occurrence start and last occurrence end (FAR_FUTURE: none)."""
     if not document["recurrence"]:
         return _instant(document["start_time"]), _instant(document["end_time"])
-    return _series_of(document).bounds
+    return series_of(document).bounds
 
 
-def _series_of(document: dict[str, Any]) -> _Series:
+def series_of(document: dict[str, Any]) -> Series:
+    """The recurring document's series, parsed once (the same object for every version
+    with these times, zone and lines)."""
     # Keyed by the stored strings: hashing them is cheaper than hashing aware datetimes.
     lines = tuple(document["recurrence"])
     return _series(document["start_time"], document["end_time"], document["timezone"], lines)
@@ -97,14 +100,14 @@ _parse_time = lru_cache(maxsize=1 << 16)(parse_time)
 
 
 @lru_cache(maxsize=CACHED_SERIES)
-def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> _Series:
+def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> Series:
     zone = load_zone(timezone)
     if zone is None:
         raise RecurrenceError(f"unknown time zone {timezone!r}")
-    return _Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
+    return Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
 
 
-class _Series:
+class Series:
     """One recurring event, parsed once: its occurrences in any window, and its bounds."""
 
     def __init__(self, start: datetime, end: datetime, zone: ZoneInfo, rec: Recurrence) -> None:
@@ -114,30 +117,37 @@ class _Series:
         self.local = local.replace(microsecond=0)
         rec.rules = [without_count(rule, self.local) for rule in rec.rules]
         # One plain DAILY or WEEKLY rule, the commonest series, is stepped by arithmetic.
-        self.stepping = (
-            len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
+        self.stepper = (
+            Stepper(rec.rules[0], self.local)
+            if len(rec.rules) == 1 and not (rec.rdates or rec.rdays) and can_step(rec.rules[0])
+            else None
         )
         self.rec = rec
+        self.exdates = frozenset(rec.exdates)
+        # Anything starting this long before a window ends before it (DST included).
+        self.reach = (end - start) + _DST_SLACK
         self.end_of = _ender(start, end, zone)
         self.bounds = self._bounds()
 
     def between(
         self, window_start: datetime, window_end: datetime
     ) -> Iterator[tuple[datetime, datetime]]:
-        # Anything starting before `ahead_of` ends before the window: rules may skip it.
-        ahead = window_start - (self.end - self.start) - _DST_SLACK
-        skipped = 0
+        # Anything starting before `ahead` ends before the window: rules may skip it,
+        # and its end need not be worked out.
+        ahead = window_start - self.reach
+        end_of, skipped = self.end_of, 0
         for moment in self._starts(ahead if ahead > self.end else None):
             occ_start = moment.astimezone(UTC)
             if occ_start >= window_end:
                 return
-            occ_end = self.end_of(moment)
-            if occ_end > window_start:
-                yield occ_start, occ_end
-            else:
-                skipped += 1  # only a long COUNT rule walked from its start skips many
-                if skipped >= MAX_SCAN:
-                    return
+            if occ_start >= ahead:
+                occ_end = end_of(moment, occ_start)
+                if occ_end > window_start:
+                    yield occ_start, occ_end
+                    continue
+            skipped += 1  # only a long COUNT rule walked from its start skips many
+            if skipped >= MAX_SCAN:
+                return
 
     def _bounds(self) -> tuple[datetime, datetime]:
         first = next(self._starts(), None)
@@ -154,7 +164,8 @@ class _Series:
         lookback = margin + timedelta(days=1)
         while True:
             since = max(first_start, latest - lookback)
-            found = [(m.astimezone(UTC), self.end_of(m)) for m in self._starts(since - margin)]
+            starts = [(m, m.astimezone(UTC)) for m in self._starts(since - margin)]
+            found = [(start, self.end_of(m, start)) for m, start in starts]
             if since == first_start or any(start >= since for start, _ in found):
                 return first_start, max(end for _, end in found)
             lookback *= 2
@@ -182,21 +193,32 @@ class _Series:
     def _starts(self, ahead_of: datetime | None = None) -> Iterator[datetime]:
         """Occurrence starts, aware and in order (rule ones in the zone, dates in UTC)."""
         target = ahead_of.astimezone(self.zone) if ahead_of is not None else None
-        moments = self._stepped(target) if self.stepping else self._walked(target)
-        exdays, fraction = self.rec.exdays, self.fraction
+        stepper = self.stepper
+        moments = self._walked(target) if stepper is None else self._stepped(stepper, target)
+        if not self.rec.exdays and not self.fraction:
+            return moments  # the common case, without a generator layer per occurrence
+        return self._kept(moments)
+
+    def _kept(self, moments: Iterator[datetime]) -> Iterator[datetime]:
+        """Less those on an excluded day; plus the start's fraction of a second."""
+        exdays, fraction, zone = self.rec.exdays, self.fraction, self.zone
         for moment in moments:
-            if not exdays or moment.astimezone(self.zone).date() not in exdays:
+            if not exdays or moment.astimezone(zone).date() not in exdays:
                 yield moment + fraction if fraction else moment
 
-    def _stepped(self, target: datetime | None) -> Iterator[datetime]:
-        # DTSTART first (it is the earliest, and always an occurrence), then the rule's
-        # matches; an EXDATE is an instant, which aware datetimes compare by.
-        exdates = set(self.rec.exdates)
-        if self.local not in exdates:
-            yield self.local
-        for moment in stepped(self.rec.rules[0], self.local, target):
-            if moment != self.local and moment not in exdates:
-                yield moment
+    def _stepped(self, stepper: Stepper, target: datetime | None) -> Iterator[datetime]:
+        # DTSTART first (it is the earliest, and always an occurrence, unless one before
+        # the target: that ends before the window), then the rule's matches after it. An
+        # EXDATE is an instant, which aware datetimes compare by; hashing one asks its
+        # zone for the offset, so none is hashed when there is no EXDATE.
+        exdates, local = self.exdates, self.local
+        matches = stepper.after(target)
+        if exdates:
+            matches = (m for m in matches if m not in exdates)
+        # (Compared with the UTC start: aware times in one zone compare by wall clock.)
+        if (target is not None and self.start < target) or (exdates and local in exdates):
+            return matches
+        return chain((local,), matches)
 
     def _walked(self, target: datetime | None) -> Iterator[datetime]:
         local, rec = self.local, self.rec
@@ -219,18 +241,20 @@ class _Series:
             return
 
 
-def _ender(start: datetime, end: datetime, zone: ZoneInfo) -> Callable[[datetime], datetime]:
-    """Maps an occurrence start to its end: the event's local clock length later."""
+def _ender(
+    start: datetime, end: datetime, zone: ZoneInfo
+) -> Callable[[datetime, datetime], datetime]:
+    """Maps an occurrence start (aware, and the same in UTC) to its end: the event's
+    local clock length later."""
     length = end - start
     wall = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
 
-    def end_of(moment: datetime) -> datetime:
-        occ_start = moment.astimezone(UTC)
+    def end_of(moment: datetime, occ_start: datetime) -> datetime:
         if occ_start == start:
             return end  # the event itself, as stored (even at an ambiguous local time)
         try:
-            local = moment.astimezone(zone).replace(tzinfo=None)
-            closing = (local + wall).replace(tzinfo=zone).astimezone(UTC)
+            # Aware arithmetic within one zone is wall-clock arithmetic.
+            closing = (moment.astimezone(zone) + wall).astimezone(UTC)
         except OverflowError:  # time ends at year 9999
             return datetime.max.replace(tzinfo=UTC)
         return closing if closing > occ_start else occ_start + length
@@ -243,7 +267,7 @@ def occurrence_end(start: datetime, end: datetime, timezone: str, moment: dateti
     zone = load_zone(timezone)
     if zone is None:
         raise RecurrenceError(f"unknown time zone {timezone!r}")
-    return _ender(start, end, zone)(moment)
+    return _ender(start, end, zone)(moment, moment.astimezone(UTC))
 
 
 def starts_among(

@@ -34,41 +34,63 @@ def can_step(rule: dict[str, Any]) -> bool:
     )
 
 
-def stepped(rule: dict[str, Any], local: datetime, target: datetime | None) -> Iterator[datetime]:
-    """The rule's matches from the period before `target` (from DTSTART without one),
-    by date arithmetic at DTSTART's wall-clock time, as dateutil would give them."""
-    zone, clock, first = local.tzinfo, local.timetz().replace(tzinfo=None), local.date()
-    weekly = rule["freq"] == WEEKLY
-    step = rule.get("interval", 1) * (7 if weekly else 1)
-    days = {d.weekday for d in rule.get("byweekday", ())}
-    origin, offsets = first, [0]
-    if weekly and days:  # the periods are WKST weeks, counted from the one holding DTSTART
-        origin = first - timedelta(days=(first.weekday() - rule["wkst"]) % 7)
-        offsets = sorted((day - rule["wkst"]) % 7 for day in days)
-        days = set()
-    period = 0
-    if target is not None:
-        period = max(0, (target.date() - origin).days // step - 1)
-    count, until = rule.get("count"), rule.get("until")
-    if count is not None:  # one match per period here: the skipped ones are counted off
-        period = min(period, count)
-        count -= period
-    try:
-        while True:
-            base = origin + timedelta(days=period * step)
-            for offset in offsets:
-                day: date = base + timedelta(days=offset)
-                if day < first or (days and day.weekday() not in days):
-                    continue
-                moment = datetime.combine(day, clock, tzinfo=zone)
-                if (until is not None and moment > until) or count == 0:
-                    return
-                if count is not None:
-                    count -= 1
-                yield moment
-            period += 1
-    except OverflowError:  # time ends at year 9999
-        return
+class Stepper:
+    """A rule `can_step` takes, set up once per series: its matches after DTSTART
+    (`local`) by date arithmetic at DTSTART's wall-clock time, as dateutil would give
+    them. DTSTART itself is the caller's to yield."""
+
+    def __init__(self, rule: dict[str, Any], local: datetime) -> None:
+        self.local, self.first = local, local.date()
+        self.clock = local.timetz().replace(tzinfo=None)
+        weekly = rule["freq"] == WEEKLY
+        self.step = rule.get("interval", 1) * (7 if weekly else 1)
+        days = {d.weekday for d in rule.get("byweekday", ())}
+        origin, offsets = self.first, [0]
+        if weekly and days:  # the periods are WKST weeks, counted from the one holding DTSTART
+            origin = self.first - timedelta(days=(self.first.weekday() - rule["wkst"]) % 7)
+            offsets = sorted((day - rule["wkst"]) % 7 for day in days)
+            days = set()
+        self.origin, self.days = origin, days
+        self.shifts = [timedelta(days=offset) for offset in offsets]
+        self.count, self.until = rule.get("count"), rule.get("until")
+
+    def after(self, target: datetime | None) -> Iterator[datetime]:
+        """The matches from the period before the one holding `target` (local; all of
+        them without one). Not from the target's own: where a zone falls back across
+        midnight, the repeated times of a date begin after the next date has begun."""
+        period = 0
+        if target is not None:
+            period = max(0, (target.date() - self.origin).days // self.step - 1)
+        count = self.count
+        if count is not None:  # one match per period here: the skipped ones are counted off
+            period = min(period, count)
+            count -= period
+        return self._matches(period, count)
+
+    def _matches(self, period: int, count: int | None) -> Iterator[datetime]:
+        first, days, shifts, until = self.first, self.days, self.shifts, self.until
+        zone, clock, combine = self.local.tzinfo, self.clock, datetime.combine
+        every = timedelta(days=self.step)
+        try:
+            base = self.origin + timedelta(days=period * self.step)
+            while True:
+                for shift in shifts:
+                    day: date = base + shift
+                    if day <= first:  # DTSTART's own match (counted) or before it
+                        if day == first and count is not None:
+                            count -= 1
+                        continue
+                    if days and day.weekday() not in days:
+                        continue
+                    moment = combine(day, clock, tzinfo=zone)
+                    if (until is not None and moment > until) or count == 0:
+                        return
+                    if count is not None:
+                        count -= 1
+                    yield moment
+                base += every
+        except OverflowError:  # time ends at year 9999
+            return
 
 
 def without_count(rule: dict[str, Any], local: datetime) -> dict[str, Any]:

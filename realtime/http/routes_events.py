@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,7 +33,6 @@ from storage import events as event_store
 from storage.conflicts import conflict_json
 from storage.edits import EditResult
 from storage.errors import ErrorCode, validation_error
-from storage.events import Occurrence
 from storage.records import EventRecord
 from storage.roles import ROLES
 
@@ -152,16 +149,10 @@ async def list_conflicts(request: Request) -> Response:
     principal = await authenticate(request)
     start, end = query_window(request, required=True)
     assert start is not None and end is not None
-    pairs = await resources(request).reads.conflicts(principal.user, start, end)
+    found = await resources(request).reads.conflicts(principal.user, start, end)
     # One occurrence is in many pairs of a busy window: its JSON is built once.
-    sides: dict[int, dict[str, Any]] = {}
-
-    def side(occurrence: Occurrence) -> dict[str, Any]:
-        if id(occurrence) not in sides:
-            sides[id(occurrence)] = conflict_json(occurrence)
-        return sides[id(occurrence)]
-
-    items = [{"a": side(a), "b": side(b)} for a, b in pairs]
+    sides = [conflict_json(occurrence) for occurrence in found.occurrences]
+    items = [{"a": sides[a], "b": sides[b]} for a, b in found.pairs]
     return api_response(request, {"items": items})
 
 

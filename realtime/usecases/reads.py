@@ -12,7 +12,7 @@ from typing import Any
 
 from storage import events as event_store
 from storage import history
-from storage.conflicts import conflicting_pairs
+from storage.conflicts import Conflicts, conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
@@ -44,9 +44,7 @@ class CalendarReads:
         async with self._db.read() as conn:
             return await event_store.list_occurrences(conn, query)
 
-    async def conflicts(
-        self, user: User, start: datetime, end: datetime
-    ) -> list[tuple[Occurrence, Occurrence]]:
+    async def conflicts(self, user: User, start: datetime, end: datetime) -> Conflicts:
         """Every overlapping pair of occurrences in the caller's calendar within the window."""
         async with self._db.read() as conn:
             return await conflicting_pairs(conn, user.id, start, end)

@@ -216,3 +216,49 @@ async def test_expanded_pages_before_1970(client: httpx.AsyncClient) -> None:
             break
     first = datetime(1969, 12, 1, 9, tzinfo=UTC)
     assert starts == [(weekly["id"], _z(first + timedelta(weeks=n))) for n in range(8)]
+
+
+async def test_expanded_pages_of_one_keep_occurrences_moved_to_one_start(
+    client: httpx.AsyncClient,
+) -> None:
+    """Two occurrences of a series moved onto a third's start, beside another event starting
+    then too: paging one at a time lists every occurrence exactly once, in (start, event,
+    original start) order (a cursor of start and event alone skipped the later two)."""
+    alice = await register(client)
+    daily = await create_event(
+        client,
+        alice,
+        start_time="2026-05-04T09:00:00Z",
+        end_time="2026-05-04T09:30:00Z",
+        timezone="UTC",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=5"],
+    )
+    crowded = "2026-05-06T09:00:00Z"
+    for original in ("2026-05-05T09:00:00Z", "2026-05-07T09:00:00Z"):
+        moved = await client.put(
+            f"{EVENTS}/{daily['id']}/occurrences/{original}",
+            json={"start_time": crowded, "end_time": "2026-05-06T09:30:00Z"},
+            headers=alice.headers,
+        )
+        assert moved.status_code == 200, moved.text
+    other = await create_event(
+        client, alice, start_time=crowded, end_time="2026-05-06T10:00:00Z", timezone="UTC"
+    )
+    window = {"start": "2026-05-01T00:00:00Z", "end": "2026-06-01T00:00:00Z", "expand": "true"}
+    listed, cursor = [], None
+    while True:
+        params = {**window, "limit": "1", **({"cursor": cursor} if cursor else {})}
+        body = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+        listed += [(o["id"], o["occurrence_id"], o["occurrence_start"]) for o in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    series = daily["id"]
+    assert listed == [
+        (series, "2026-05-04T09:00:00Z", "2026-05-04T09:00:00Z"),
+        (series, "2026-05-05T09:00:00Z", crowded),
+        (series, "2026-05-06T09:00:00Z", crowded),
+        (series, "2026-05-07T09:00:00Z", crowded),
+        (other["id"], None, crowded),
+        (series, "2026-05-08T09:00:00Z", "2026-05-08T09:00:00Z"),
+    ]
