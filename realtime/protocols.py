@@ -11,7 +11,11 @@
 
 The WebSocket one also hands the app a way around the ASGI send path (see
 `TandemWebSocketProtocol.write_framed`): a room's broadcast is framed once and its
-bytes written straight to each socket's transport.
+bytes written straight to each socket's transport. And it lets the app take an
+authenticated socket over from its ASGI task (`detach`): the task, with its chain
+of middleware coroutines, scope and request objects, ends, and the socket stays
+open with no task at all while it is idle. That, `__slots__` and events made only
+when waited for are what an idle socket's memory comes down to (bench/READING.md).
 
 Both subclass uvicorn's own classes (pinned in constraints.txt) and are chosen by
 `uvicorn.Config(http=..., ws=...)`, which accepts protocol factories.
@@ -25,11 +29,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, cast
 
+from uvicorn._types import ASGIReceiveEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
+
+from realtime.socket_events import Gate, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +104,58 @@ def framed(payload: bytes, binary: bool) -> bytes:
 
 class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
     """websockets' sans-I/O protocol that lets the client read a protocol-error close,
-    and lets the app write pre-framed messages while the socket keeps up."""
+    lets the app write pre-framed messages while the socket keeps up, and lets the
+    app take the socket over from its ASGI task."""
+
+    # Every attribute uvicorn's class and this one set: with a slot each, no
+    # instance gets a __dict__ (uvicorn's 37 attributes made a 1.6 KB one).
+    __slots__ = (
+        "_draining",
+        "app",
+        "app_state",
+        "asgi_version",
+        "client",
+        "close_sent",
+        "close_timeout",
+        "close_timer",
+        "config",
+        "conn",
+        "connections",
+        "curr_msg_data_type",
+        "default_headers",
+        "disconnected",
+        "frames",
+        "handshake_complete",
+        "handshake_initiated",
+        "initial_response",
+        "last_ping_rtt",
+        "logger",
+        "loop",
+        "pending_ping_payload",
+        "ping_interval",
+        "ping_sent_at",
+        "ping_timeout",
+        "ping_timer",
+        "pong_timer",
+        "queue",
+        "read_paused",
+        "request",
+        "response",
+        "root_path",
+        "scheme",
+        "scope",
+        "server",
+        "tasks",
+        "transport",
+        "writable",
+    )
+    queue: Inbox  # type: ignore[assignment]
+    writable: Gate  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.queue = Inbox()
+        self.writable = Gate()
         self._draining = False
 
     def handle_connect(self, event: Request) -> None:
@@ -108,6 +164,62 @@ class TandemWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.response.status_code == 101:
             extensions = cast(dict[str, Any], self.scope["extensions"])
             extensions[WIRE_EXTENSION] = self
+        # The scope has its own copy of the headers. websockets' parser keeps the
+        # request for the connection's life (a local of its generator): empty it.
+        event.headers.clear()
+        self.request = None  # type: ignore[assignment]
+
+    def detach(self, on_event: Callable[[], None]) -> None:
+        """The app's task is about to return and leave the socket open.
+
+        From now on every event (a message, the disconnect) calls `on_event`, and
+        the app takes them with `next_event`. The handshake's scope and response are
+        let go once the task has returned.
+        """
+        self.queue.on_event = on_event
+        if not self.queue.empty():
+            on_event()
+
+    def next_event(self) -> ASGIReceiveEvent | None:
+        """The next event of a detached socket, or None when there is none yet.
+
+        As uvicorn's `receive`: reading was paused when a message arrived and
+        resumes once the app has taken the last one, so a client that sends faster
+        than it is served is held back by TCP, not buffered here.
+        """
+        event = self.queue.get_nowait()
+        if event is not None and self.read_paused and self.queue.empty():
+            self.read_paused = False
+            self.transport.resume_reading()
+        return event
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """A task working for this socket: uvicorn's shutdown waits for it as for the app's."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run_asgi(self) -> None:
+        """uvicorn's, except that a detached socket is not closed when the app returns."""
+        try:
+            result = await self.app(self.scope, self.receive, self.send)
+        except ClientDisconnected:
+            pass
+        except BaseException:
+            self.logger.exception("Exception in ASGI application\n")
+            self.send_500_response()
+        else:
+            if not self.handshake_complete:
+                self.logger.error("ASGI callable returned without completing handshake.")
+                self.send_500_response()
+            elif result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+            elif self.queue.on_event is not None:
+                # Detached: nothing reads the handshake's objects again.
+                self.scope = self.response = None  # type: ignore[assignment]
+                self.client = self.server = None
+                return
+        if self.close_timer is None:
+            self.transport.close()
 
     def write_framed(self, data: bytes) -> bool:
         """Write one frame made by `framed` now; False if the socket is behind.

@@ -7,26 +7,31 @@ written at once: its bytes were framed once for every socket of the room. A sock
 that is behind gets its frames queued, in order, and one short-lived writer task
 sends them as the buffer drains; a socket that lets the queue fill up, or does not
 drain within SEND_TIMEOUT, is closed (it reconnects and rejoins with `since`)
-instead of growing memory or stalling a room. An idle socket has no task of its
-own besides uvicorn's, and a frame costs no task wake-up.
+instead of growing memory or stalling a room. A frame costs no task wake-up.
+
+Once authenticated, the socket is taken over from its ASGI task (`attach`): what
+the client sends is handed, one message at a time and in order, to the socket's
+handler by a reader task that exists only while messages wait. An idle socket has
+no task at all; its token's expiry is a timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
 from collections import deque
-from typing import Any
-
-from starlette.websockets import WebSocket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from auth.service import Principal
 from realtime.ops import metrics
 from realtime.protocols import TandemWebSocketProtocol
 from realtime.ws.messages import Frame, error_message
-from storage.errors import TandemError
+from storage.errors import ErrorCode, TandemError
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,27 @@ CLOSE_TRY_AGAIN_LATER = 1013
 class Connection:
     """An accepted socket; `principal` is set once it has authenticated."""
 
-    def __init__(self, websocket: WebSocket, wire: TandemWebSocketProtocol, binary: bool) -> None:
-        self.websocket = websocket
+    # Thousands of these live per process: no __dict__ each.
+    __slots__ = (
+        "_context",
+        "_expiry",
+        "_malformed",
+        "_on_end",
+        "_on_message",
+        "_principal",
+        "_queue",
+        "_reader",
+        "_removals",
+        "_wire",
+        "_writer",
+        "binary",
+        "closed",
+        "pending_ops",
+        "rooms",
+        "socket_id",
+    )
+
+    def __init__(self, wire: TandemWebSocketProtocol, binary: bool) -> None:
         self._principal: Principal | None = None
         self.binary = binary
         # The wire's `session` of this socket (in `ready` and presence members);
@@ -60,13 +84,20 @@ class Connection:
         # answers `ack` instead of `patch` for these, in version order.
         self.pending_ops: dict[int, set[str]] = {}
         self._wire = wire
-        # While behind: frames to send, then possibly a (code, reason) close.
-        self._queue: deque[Frame | tuple[int, str]] = deque()
+        # While behind: frames to send, then possibly a (code, reason) close. Made
+        # when the socket first falls behind, dropped once it has caught up.
+        self._queue: deque[Frame | tuple[int, str]] | None = None
         self._writer: asyncio.Task[None] | None = None  # runs while the queue is not empty
         self._malformed: deque[float] | None = None  # made on the first malformed frame
         # The last `removed` notice told per event, made on the first one.
         self._removals: dict[int, str] | None = None
-        self.closed = asyncio.Event()
+        self.closed = False
+        # Set by `attach`: the handler of each message, and of the end.
+        self._on_message: Callable[[str | bytes], Awaitable[None]] | None = None
+        self._on_end: Callable[[], Awaitable[None]] | None = None
+        self._context: contextvars.Context | None = None
+        self._reader: asyncio.Task[None] | None = None  # runs while messages wait
+        self._expiry: asyncio.TimerHandle | None = None
 
     @property
     def principal(self) -> Principal:
@@ -77,6 +108,8 @@ class Connection:
     @principal.setter
     def principal(self, principal: Principal) -> None:
         self._principal = principal
+        if self._on_message is not None:
+            self._expire_at(principal)
 
     @property
     def user_id(self) -> int:
@@ -96,12 +129,14 @@ class Connection:
 
     def send(self, frame: Frame) -> None:
         """Write a frame now, or queue it behind the others; a full queue closes the socket."""
-        if self.closed.is_set():
+        if self.closed:
             return
         # Nothing queued means nothing sent out of order by writing this one now.
         if not self._queue and self._wire.write_framed(frame.framed(self.binary)):
             return
-        if len(self._queue) >= SEND_QUEUE_LIMIT:
+        if self._queue is None:
+            self._queue = deque()
+        elif len(self._queue) >= SEND_QUEUE_LIMIT:
             log.warning("socket %s fell too far behind; closing it", self.socket_id)
             self.close(CLOSE_TRY_AGAIN_LATER, "too far behind; rejoin with since")
             return
@@ -152,10 +187,11 @@ class Connection:
 
     def close(self, code: int, reason: str = "") -> None:
         """Close after the frames already queued (an error before a 4401, say) are sent."""
-        if self.closed.is_set():
+        if self.closed:
             return
-        self.closed.set()
-        if len(self._queue) >= SEND_QUEUE_LIMIT:
+        self.closed = True
+        self._cancel_expiry()
+        if self._queue is not None and len(self._queue) >= SEND_QUEUE_LIMIT:
             # A full backlog would delay the close: drop it, the client rejoins anyway.
             self._queue.clear()
         if self._queue:
@@ -190,23 +226,96 @@ class Connection:
             self._writer = asyncio.create_task(self._drain(), name=f"ws-writer-{self.socket_id}")
 
     async def _drain(self) -> None:
+        queue = self._queue
+        assert queue is not None
         try:
-            while self._queue:
-                if isinstance(closing := self._queue[0], tuple):
-                    self._queue.clear()
+            while queue:
+                if isinstance(closing := queue[0], tuple):
+                    queue.clear()
                     self._wire.close_now(*closing)
                     return
                 async with asyncio.timeout(SEND_TIMEOUT):
                     await self._wire.wait_writable()
-                while self._queue and not isinstance(frame := self._queue[0], tuple):
+                while queue and not isinstance(frame := queue[0], tuple):
                     if not self._wire.write_framed(frame.framed(self.binary)):
                         break  # behind again: wait for the buffer to drain
-                    self._queue.popleft()
+                    queue.popleft()
         except TimeoutError:
             # The peer stopped reading; the reader side sees the close and cleans up.
             log.info("socket %s: send timed out", self.socket_id)
-            self.closed.set()
-            self._queue.clear()
+            self.closed = True
+            self._cancel_expiry()
+            queue.clear()
             self._wire.close_now(CLOSE_TRY_AGAIN_LATER, "send timed out")
         finally:
             self._writer = None
+            if not queue:
+                self._queue = None  # caught up: an idle socket keeps no deque
+
+    def attach(
+        self,
+        on_message: Callable[[str | bytes], Awaitable[None]],
+        on_end: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Take the socket over from the ASGI task, which may then return.
+
+        Each message the client sends is awaited in `on_message`, strictly one at a
+        time and in order; `on_end` is awaited once, after the last, when the socket
+        has closed. The reader task that runs them carries the context of the caller
+        (its request id and client address, which logs and the audit trail read).
+        """
+        self._on_message, self._on_end = on_message, on_end
+        self._context = contextvars.copy_context()
+        self._expire_at(self.principal)
+        self._wire.detach(self._wake)
+
+    def _wake(self) -> None:
+        if self._reader is None and self._on_end is not None:
+            self._reader = asyncio.get_running_loop().create_task(
+                self._read(), name=f"ws-reader-{self.socket_id}", context=self._context
+            )
+            self._wire.track(self._reader)
+
+    async def _read(self) -> None:
+        assert self._on_message is not None
+        try:
+            while (event := self._wire.next_event()) is not None:
+                if event["type"] == "websocket.disconnect":
+                    await self._end()
+                    return
+                if self.closed:
+                    continue  # closing: the client's last words are not answered
+                message = cast("str | bytes | None", event.get("text"))
+                if message is None:
+                    message = cast("bytes | None", event.get("bytes"))
+                if message is None:
+                    continue
+                try:
+                    await self._on_message(message)
+                except Exception:
+                    log.exception("socket %s: a message failed", self.socket_id)
+                    self.close(1011, "internal error")
+        finally:
+            self._reader = None
+
+    async def _end(self) -> None:
+        on_end, self._on_end = self._on_end, None
+        self._cancel_expiry()
+        if on_end is not None:
+            await on_end()
+
+    def _expire_at(self, principal: Principal) -> None:
+        """Close the socket when its token expires, unless a fresh one comes first."""
+        self._cancel_expiry()
+        remaining = (principal.token_expires_at - datetime.now(UTC)).total_seconds()
+        self._expiry = asyncio.get_running_loop().call_later(max(remaining, 0.0), self._expired)
+
+    def _cancel_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expired(self) -> None:
+        self._expiry = None
+        expired = TandemError(ErrorCode.TOKEN_EXPIRED, "the access token expired; send a fresh one")
+        self.send_error(expired, close=CLOSE_UNAUTHENTICATED)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import functools
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from auth.service import Principal
 from realtime.http.openapi import Operation, describe
@@ -52,6 +52,8 @@ RATE_LIMIT_PAUSE = 1.0
 class SocketHandler:
     """One authenticated socket's message handling (ShareDB's "agent")."""
 
+    __slots__ = ("_last_refusal", "_limited_since", "_max_depth", "_op_rate", "connection", "state")
+
     def __init__(self, connection: Connection, state: Resources) -> None:
         self.connection = connection
         self.state = state
@@ -60,40 +62,21 @@ class SocketHandler:
         self._limited_since = 0.0
         self._last_refusal: float | None = None
 
-    async def run(self) -> None:
-        websocket = self.connection.websocket
-        while not self.connection.closed.is_set():
-            remaining = (
-                self.connection.principal.token_expires_at - datetime.now(UTC)
-            ).total_seconds()
-            try:
-                # asyncio.timeout, not wait_for: no extra Task for every message received.
-                async with asyncio.timeout(max(remaining, 0.001)):
-                    message = await websocket.receive()
-            except TimeoutError:
-                expired = TandemError(
-                    ErrorCode.TOKEN_EXPIRED, "the access token expired; send a fresh one"
-                )
-                self.connection.send_error(expired, close=CLOSE_UNAUTHENTICATED)
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            frame = message.get("text") if message.get("text") is not None else message.get("bytes")
-            if frame is None:
-                continue
-            try:
-                parsed = parse(frame, self.connection.binary, self._max_depth)
-            except TandemError as exc:
-                flooding = exc.code == ErrorCode.INVALID_MESSAGE and (
-                    self.connection.count_malformed(MALFORMED_LIMIT, MALFORMED_WINDOW)
-                )
-                self.connection.send_error(
-                    exc,
-                    close=CLOSE_MALFORMED if flooding else None,
-                    reason="too many malformed messages",
-                )
-                continue
-            await self.handle(parsed)
+    async def receive(self, frame: str | bytes) -> None:
+        """One message from the client (the connection hands them over in order)."""
+        try:
+            parsed = parse(frame, self.connection.binary, self._max_depth)
+        except TandemError as exc:
+            flooding = exc.code == ErrorCode.INVALID_MESSAGE and (
+                self.connection.count_malformed(MALFORMED_LIMIT, MALFORMED_WINDOW)
+            )
+            self.connection.send_error(
+                exc,
+                close=CLOSE_MALFORMED if flooding else None,
+                reason="too many malformed messages",
+            )
+            return
+        await self.handle(parsed)
 
     async def handle(self, message: ClientMessage) -> None:
         try:
@@ -232,36 +215,42 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
     await websocket.accept(subprotocol=subprotocol)
     wire = websocket.scope["extensions"][WIRE_EXTENSION]
-    connection = Connection(websocket, wire, binary=subprotocol == MSGPACK_PROTOCOL)
+    connection = Connection(wire, binary=subprotocol == MSGPACK_PROTOCOL)
+    served = False
     try:
-        principal = await _authenticate(connection, state)
+        principal = await _authenticate(websocket, connection, state)
         if principal is None:
             return
         connection.principal = principal
-        await _serve(connection, state)
+        await state.sockets.add(connection)
+        served = True
     finally:
-        connection.close(1000)
-        await connection.finish()
-
-
-async def _serve(connection: Connection, state: Resources) -> None:
-    await state.sockets.add(connection)
+        if not served:
+            connection.close(1000)
+            await connection.finish()
     user = user_json(connection.principal.user)
     connection.send(Frame({"type": "ready", "user": user, "session": connection.socket_id}))
     metrics.OPEN_SOCKETS.inc()
-    try:
-        await SocketHandler(connection, state).run()
-    except WebSocketDisconnect:
-        pass
-    finally:
-        metrics.OPEN_SOCKETS.dec()
-        state.rooms.leave_all(connection)
-        await state.sockets.remove(connection)
+    # This ASGI task (and its middleware's coroutines) ends here; the socket stays
+    # open, served with no task while it is idle.
+    connection.attach(
+        SocketHandler(connection, state).receive, functools.partial(_end, connection, state)
+    )
 
 
-async def _authenticate(connection: Connection, state: Resources) -> Principal | None:
+async def _end(connection: Connection, state: Resources) -> None:
+    """The socket closed: out of its rooms and the registry, its last frames sent."""
+    metrics.OPEN_SOCKETS.dec()
+    state.rooms.leave_all(connection)
+    await state.sockets.remove(connection)
+    connection.close(1000)
+    await connection.finish()
+
+
+async def _authenticate(
+    websocket: WebSocket, connection: Connection, state: Resources
+) -> Principal | None:
     """The socket's user, by header or first message; the socket is closed when there is none."""
-    websocket = connection.websocket
     header = websocket.headers.get("authorization")
     token: str | None = None
     if header:

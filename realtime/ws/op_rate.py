@@ -14,6 +14,8 @@ from limits import parse
 
 
 class OpRate:
+    __slots__ = ("_times", "amount", "period")
+
     def __init__(self, rate: str) -> None:
         item = parse(rate)
         self.amount = item.amount

@@ -53,7 +53,7 @@ MAX_CATCH_UP = 500
 INBOX_LIMIT = 10_000
 
 
-@dataclass
+@dataclass(slots=True)
 class LocalMember:
     connection: Connection
     state: Any
