@@ -75,17 +75,18 @@ class AuthService:
                 }
             )
         async with self._db.read() as conn:
-            user = await user_store.find_user_by_login(conn, login)
+            found = await user_store.find_credentials(conn, login)
+        user, password_hash = found if found else (None, None)
         # A missing user is checked against a decoy hash: the answer and its
         # timing are the same as for a wrong password.
-        ok = await self._passwords.verify(user.password_hash if user else None, password)
-        if not ok or user is None:
+        ok = await self._passwords.verify(password_hash, password)
+        if not ok or user is None or password_hash is None:
             async with self._db.write() as conn:
                 await _record(conn, "login_failed", user.id if user else None)
             raise TandemError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
         async with self._db.write() as conn:
             await _record(conn, "login", user.id)
-            if self._passwords.needs_rehash(user.password_hash):
+            if self._passwords.needs_rehash(password_hash):
                 new_hash = await self._passwords.hash(password)
                 await user_store.set_password_hash(conn, user.id, new_hash)
             return await self._open_session(conn, user)

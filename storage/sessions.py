@@ -114,7 +114,6 @@ async def get_session_with_user(
             users.c.username,
             users.c.email,
             users.c.created_at,
-            users.c.password_hash,
         )
         .join(users, users.c.id == sessions.c.user_id)
         .where(sessions.c.id == session_id)
@@ -123,5 +122,5 @@ async def get_session_with_user(
     if row is None:
         return None
     session = LoginSession(session_id, row.id, row.refresh_jti, row.expires_at, row.revoked_at)
-    user = User(row.id, row.username, row.email, row.created_at, row.password_hash)
+    user = User(row.id, row.username, row.email, row.created_at)
     return session, user

@@ -16,15 +16,17 @@ from storage.tables import users
 
 @dataclass(frozen=True)
 class User:
+    """A user as every request and socket knows it: never with its password hash, which
+    only a login reads (`find_credentials`)."""
+
     id: int
     username: str
     email: str
     created_at: datetime
-    password_hash: str
 
 
 def _user(row: sa.Row) -> User:
-    return User(row.id, row.username, row.email, row.created_at, row.password_hash)
+    return User(row.id, row.username, row.email, row.created_at)
 
 
 async def create_user(
@@ -60,14 +62,15 @@ async def create_user(
     return _user(result.one())
 
 
-async def find_user_by_login(conn: AsyncConnection, login: str) -> User | None:
-    """The user whose username or email is `login`, in any letter case."""
+async def find_credentials(conn: AsyncConnection, login: str) -> tuple[User, str] | None:
+    """The user whose username or email is `login`, in any letter case, and the user's
+    password hash."""
     key = login.lower()
     result = await conn.execute(
         sa.select(users).where(sa.or_(users.c.username_key == key, users.c.email_key == key))
     )
     row = result.first()
-    return None if row is None else _user(row)
+    return None if row is None else (_user(row), row.password_hash)
 
 
 async def get_user(conn: AsyncConnection, user_id: int) -> User | None:
