@@ -65,6 +65,7 @@ class Socket(asyncio.Protocol):
     async def open(cls, url: str, token: str, on_message: Handler = ignore) -> Socket:
         """Connect and authenticate; returns after the server's `ready`."""
         parts = urlsplit(url)
+        assert parts.hostname is not None and parts.port is not None, url
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(OPEN_TIMEOUT):
             _transport, socket = await loop.create_connection(
@@ -127,7 +128,7 @@ class Socket(asyncio.Protocol):
         if frame.opcode not in (Opcode.TEXT, Opcode.CONT):
             return  # pings are answered by the protocol; a close ends in connection_lost
         if not frame.fin:
-            self._fragments.append(frame.data)
+            self._fragments.append(bytes(frame.data))
             return
         data = b"".join([*self._fragments, frame.data]) if self._fragments else frame.data
         self._fragments.clear()
@@ -163,7 +164,8 @@ class Socket(asyncio.Protocol):
             self._loop.call_later(CLOSE_TIMEOUT, self._transport.close)
 
     def _fail(self, exc: Exception) -> None:
-        for future in (self._ready, *self._joins.values()):
+        futures: list[asyncio.Future[Any]] = [self._ready, *self._joins.values()]
+        for future in futures:
             if not future.done():
                 future.set_exception(exc)
         self._joins.clear()

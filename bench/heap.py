@@ -21,7 +21,7 @@ import uvloop
 
 from bench import servers
 from bench.api import create_events, http_client, share
-from bench.client import close_all, ignore, open_many
+from bench.client import Socket, close_all, ignore, open_many
 from bench.workloads import register_users
 
 # The owners of an allocation, by a piece of the allocating file's path; first match wins.
@@ -68,7 +68,7 @@ async def measure(sockets: int, folder: Path) -> dict[str, int]:
     os.environ["HEAP_SNAPSHOTS"] = str(folder)
     deployment = await servers.start("heap", database, "memory://", 1, folder)
     server = deployment.servers[0]
-    opened = []
+    opened: list[Socket] = []
     try:
         users = await register_users(deployment)
         async with http_client(deployment.urls[0]) as http:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +48,18 @@ class Summary:
     by_function: list[tuple[str, float]]  # innermost Tandem functions, share of busy time
 
 
+# Sampled seconds by area or function (pyinstrument's times are floats).
+Seconds = defaultdict[str, float]
+
+
+def _largest(seconds: Seconds) -> list[tuple[str, float]]:
+    return sorted(seconds.items(), key=lambda item: item[1], reverse=True)
+
+
 def summarise(path: Path, top: int = 12) -> Summary:
     root = Session.load(str(path)).root_frame()
-    areas: Counter[str] = Counter()
-    functions: Counter[str] = Counter()
+    areas: Seconds = defaultdict(float)
+    functions: Seconds = defaultdict(float)
     if root is not None:
         _walk(root, OTHER, "outside any Tandem frame (greenlet, loop callbacks)", areas, functions)
     total = sum(areas.values())
@@ -60,8 +68,8 @@ def summarise(path: Path, top: int = 12) -> Summary:
     return Summary(
         round(total, 1),
         busy / total if total else 0.0,
-        [(area, share(t)) for area, t in areas.most_common()],
-        [(name, share(t)) for name, t in functions.most_common(top)],
+        [(area, share(t)) for area, t in _largest(areas)],
+        [(name, share(t)) for name, t in _largest(functions)[:top]],
     )
 
 
@@ -75,9 +83,7 @@ def render(session: Path) -> None:
         )  # fmt: skip
 
 
-def _walk(
-    frame: Frame, area: str, owner: str, areas: Counter[str], functions: Counter[str]
-) -> None:
+def _walk(frame: Frame, area: str, owner: str, areas: Seconds, functions: Seconds) -> None:
     path = frame.file_path_short or ""
     if TANDEM.match(path) and not frame.is_synthetic and not path.startswith(ENTRY_POINTS):
         owner = f"{frame.function} ({path}:{frame.line_no})"

@@ -275,7 +275,8 @@ def _goals(run: Run) -> list[str]:
         if mode.w2:
             p99 = mode.w2.delivery_latency.p99
             rate = f"{p99:.1f} ms at {mode.w2.acks_per_s:.0f} ops/s (target 50)"
-            held = p99 <= W2_P99_MS and mode.w2.acks_per_s >= 0.98 * mode.w2.rate_per_writer
+            target = mode.w2.rate_per_writer or 0.0
+            held = p99 <= W2_P99_MS and mode.w2.acks_per_s >= 0.98 * target
             lines.append(_goal("W2 50 ops/s, p99 ≤ 25 ms", mode.mode, rate, held))
         if mode.w3 and mode.w3.steps:
             worst = max(s.per_connection for s in mode.w3.steps)

@@ -137,9 +137,12 @@ async def run(
         plan.append((urls[(n + 1) % len(urls)], viewer.token, event_id, reader.on_message))
     total = len(plan)
     step = max(1, total // 5)
-    opened = await open_many(
-        plan, lambda done: done % step == 0 and progress(f"{done}/{total} sockets joined")
-    )
+
+    def joined(done: int) -> None:
+        if done % step == 0:
+            progress(f"{done}/{total} sockets joined")
+
+    opened = await open_many(plan, joined)
     sockets = [socket for socket, _ in opened]
     try:
         progress(f"writing for {duration:.0f} s")
