@@ -1,14 +1,15 @@
 """The edit engine's statements, on the connection the engine runs on.
 
-Every database and every change can run them through SQLAlchemy (`CoreEditSql`). On
-PostgreSQL the live edit runs the very same statements, compiled once for asyncpg, on
-a bare asyncpg connection (`AsyncpgEditSql`, storage/edit_pool.py says why): one
-spelling of the SQL, two ways to send it.
+Every database and every change can run them through SQLAlchemy (`CoreEditSql`). A
+live edit runs the very same statements, compiled once, on a bare connection: asyncpg
+on PostgreSQL (`AsyncpgEditSql`, storage/edit_pool.py says why), sqlite3 in the event
+loop's thread on SQLite (`SqliteEditSql`). One spelling of the SQL, three ways to send it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ _OPS_AFTER = sa.select(event_versions.c.ops).where(
 _AUDIT_COLUMNS = tuple(column.name for column in audit_records.c if column.name != "seq")
 
 
-class EditSql:
+class EditSql(ABC):
     """What the edit engine asks of the database, inside the caller's transaction.
 
     Each way to send SQL (below) says how to run one statement; the statements and
@@ -90,13 +91,15 @@ class EditSql:
         for statement in _write_statements(tuple(changed), self.postgres):
             await self._run(statement, params)
 
+    @abstractmethod
     async def _rows(
         self, statement: sa.ClauseElement, params: dict[str, Any]
     ) -> list[Mapping[Any, Any]]:
-        raise NotImplementedError
+        """Run a statement and answer its rows, each by column name."""
 
+    @abstractmethod
     async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Run a statement that answers no rows."""
 
 
 @asynccontextmanager
