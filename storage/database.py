@@ -173,6 +173,14 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def edit_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: a bare asyncpg connection outside any transaction, for the
+        edit engine's one-statement optimistic write (storage.edits.swap_edit)."""
+        assert self._edits is not None, "edit_connection is for PostgreSQL"
+        async with self._edits.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def sqlite_edit_transaction(self) -> AsyncIterator[sqlite3.Connection | None]:
         """SQLite only: a write transaction on a bare sqlite3 connection that runs in the
         event loop's own thread, for the edit engine's hot path (storage/edit_sql.py).

@@ -44,16 +44,24 @@ class EditConnections:
         ServiceUnavailable when the database cannot be reached or was lost on the way;
         nothing of the transaction is written then.
         """
+        async with self.connection() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection outside any transaction: each statement commits on its own.
+
+        ServiceUnavailable as for `transaction`.
+        """
         async with self._slots:
             try:
                 conn = await self._checkout()
             except _DRIVER_ERRORS as exc:
                 raise _unavailable(exc) from exc  # cannot connect: whatever the reason
             try:
-                async with conn.transaction():
-                    yield conn
+                yield conn
             except TandemError:
-                # The edit refused itself and the rollback went through: the
+                # The edit refused itself and any rollback went through: the
                 # conversation with the server is where it should be.
                 self._idle.append((conn, time.monotonic()))
                 raise

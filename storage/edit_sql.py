@@ -91,6 +91,21 @@ class EditSql(ABC):
         for statement in _write_statements(tuple(changed), self.postgres):
             await self._run(statement, params)
 
+    async def swap(
+        self,
+        event_id: int,
+        changed: dict[str, Any],
+        version: dict[str, Any],
+        audited: dict[str, Any],
+        expected: dict[str, Any],
+    ) -> bool:
+        """PostgreSQL: `write`, in one statement that writes nothing unless the row is
+        still as `expected` says (`_swap`); whether it wrote."""
+        assert self.postgres, "the optimistic write is one PostgreSQL statement"
+        params = _move_and_log_params(event_id, changed, version, audited)
+        params.update(expected)
+        return bool(await self._rows(_swap(tuple(changed)), params))
+
     @abstractmethod
     async def _rows(
         self, statement: sa.ClauseElement, params: dict[str, Any]
@@ -223,6 +238,61 @@ def _move_and_log(columns: tuple[str, ...]) -> sa.Insert:
         .add_cte(_move(columns).cte("moved"))
         .add_cte(_audit().cte("audited"))
     )
+
+
+@cache
+def _swap(columns: tuple[str, ...]) -> sa.Insert:
+    """`_move_and_log` that holds only while the event row is as the edit assumed: its
+    version and audit head (every permission change moves the head, under the row's
+    lock), the editor's role, and no version yet with the edit's op_id. Otherwise the
+    UPDATE matches no row, so neither insert (each selects from it) writes one, and
+    the statement answers no row.
+
+    A concurrent writer's row lock makes the UPDATE wait, then check its conditions
+    again on the row that writer committed (PostgreSQL's READ COMMITTED re-check).
+    """
+    user_id: sa.BindParameter[int] = sa.bindparam("expected_user_id")
+    role_held = sa.exists().where(
+        permissions.c.event_id == events.c.id,
+        permissions.c.user_id == user_id,
+        permissions.c.role == sa.bindparam("expected_role"),
+    )
+    op_applied = sa.exists().where(
+        event_versions.c.event_id == events.c.id,
+        event_versions.c.author_id == user_id,
+        event_versions.c.op_id == sa.bindparam("op_id"),
+    )
+    moved = (
+        _move(columns)
+        .where(
+            events.c.version == sa.bindparam("expected_version"),
+            events.c.audit_hash == sa.bindparam("expected_audit_head"),
+            role_held,
+            ~op_applied,
+        )
+        .returning(events.c.id)
+        .cte("moved")
+    )
+    audited = audit_records.insert().from_select(
+        _AUDIT_COLUMNS, _bound_row(audit_records, _AUDIT_COLUMNS, "audited_", moved)
+    )
+    version_columns = tuple(column.name for column in event_versions.c)
+    return (
+        event_versions.insert()
+        .from_select(version_columns, _bound_row(event_versions, version_columns, "", moved))
+        .add_cte(moved)
+        .add_cte(audited.cte("audited"))
+        .returning(event_versions.c.version)
+    )
+
+
+def _bound_row(
+    table: sa.Table, columns: tuple[str, ...], prefix: str, source: sa.CTE
+) -> sa.Select[Any]:
+    """One row of bound values, the columns of `table` named by `columns`, for each row of
+    `source` (at most one)."""
+    bound = _bound(table, columns, prefix)
+    return sa.select(*(bound[name].label(name) for name in columns)).select_from(source)
 
 
 def _write_statements(columns: tuple[str, ...], postgres: bool) -> tuple[sa.ClauseElement, ...]:

@@ -23,6 +23,7 @@ from storage.conflicts import refuse_schedule_conflicts
 from storage.document import DOCUMENT_FIELDS, check_document, parse_time
 from storage.edit_sql import CoreEditSql, EditSql
 from storage.errors import ErrorCode, TandemError, not_found
+from storage.last_writes import LastWrite
 from storage.overrides import span
 from storage.patching import apply_ops, paths_overlap, touched_paths
 from storage.records import EventRecord, VersionRecord, event_record
@@ -39,6 +40,20 @@ class EditResult:
     version: VersionRecord | None
     noop: bool = False
     duplicate: bool = False
+    # The event's audit chain head after a written edit, for the next edit's
+    # optimistic write (`swap_edit`).
+    audit_head: str | None = None
+
+
+@dataclass(frozen=True)
+class _NextVersion:
+    """What an edit writes: the version row, the event row's changed columns and the
+    audit record chained after the event's head."""
+
+    record: VersionRecord
+    changed: dict[str, Any]
+    audited: dict[str, Any]
+    audit_head: str
 
 
 def event_columns(document: dict[str, Any]) -> dict[str, Any]:
@@ -178,23 +193,88 @@ async def apply_edit(
         )
     # 6. Write the event row, the version row and the audit record; the caller commits,
     # then publishes. The event's audit head came with the locked row.
-    record = VersionRecord(
-        event_id, current.version + 1, user_id, origin, op_id, ops, document, now
+    written = _next_version(current, row["audit_hash"], user_id, origin, op_id, ops, document, now)
+    await sql.write(event_id, written.changed, _version_row(written.record), written.audited)
+    # The version row's insert logged the sync change (the trigger of migration 0004).
+    # The row now holds exactly this: no need to read it back.
+    return EditResult(
+        current.as_of(written.record), role, written.record, audit_head=written.audit_head
     )
-    updated = audit.entry("event_update", now, user_id, event_id=event_id, version=record.version)
-    audit_hash = audit.chain_hash(row["audit_hash"], updated)
+
+
+async def swap_edit(
+    sql: EditSql,
+    last: LastWrite,
+    *,
+    change: Change,
+    origin: str,
+    now: datetime,
+    base_version: int | None = None,
+    op_id: str | None = None,
+    if_match: int | None = None,
+) -> EditResult | None:
+    """The edit as `apply_edit` would make it, computed against `last` without reading
+    the row and written in one statement that holds only if the row, the audit head
+    and the editor's role are still as `last` left them and `op_id` was not applied.
+
+    None when it did not hold, or when the change needs what only the locking path
+    answers (a rebase, a refusal, a no-op): the caller then runs `apply_edit`, which
+    is the authority. On PostgreSQL this spares an edit three of its four round trips
+    (BEGIN, the locking read, COMMIT), outside any transaction: the statement is one.
+    """
+    current = last.event
+    if base_version not in (None, current.version) or if_match not in (None, current.version):
+        return None
+    try:
+        role = check_role(current.id, last.role, "editor")
+        ops = await patch_for(None, change, current)
+        document = check_document(apply_ops(current.document, ops), ErrorCode.INVALID_EVENT)
+    except TandemError:
+        return None  # refused against what may be stale: let the locking path say so
+    if document == current.document:
+        return None
+    written = _next_version(
+        current, last.audit_head, last.user_id, origin, op_id, ops, document, now
+    )
+    expected = {
+        "expected_version": current.version,
+        "expected_audit_head": last.audit_head,
+        "expected_user_id": last.user_id,
+        "expected_role": last.role,
+    }
+    if not await sql.swap(
+        current.id, written.changed, _version_row(written.record), written.audited, expected
+    ):
+        return None
+    return EditResult(
+        current.as_of(written.record), role, written.record, audit_head=written.audit_head
+    )
+
+
+def _next_version(
+    current: EventRecord,
+    audit_head: str,
+    user_id: int,
+    origin: str,
+    op_id: str | None,
+    ops: list[dict[str, Any]],
+    document: dict[str, Any],
+    now: datetime,
+) -> _NextVersion:
+    record = VersionRecord(
+        current.id, current.version + 1, user_id, origin, op_id, ops, document, now
+    )
+    updated = audit.entry("event_update", now, user_id, event_id=current.id, version=record.version)
+    head = audit.chain_hash(audit_head, updated)
     changed = {
         "version": record.version,
         "updated_at": record.at,
         "updated_by": record.author_id,
-        "audit_hash": audit_hash,
+        "audit_hash": head,
     }
     changed.update(event_columns(record.snapshot))
-    audited = audit.record_values(audit.event_chain(event_id), updated, audit_hash)
-    await sql.write(event_id, changed, _version_row(record), audited)
-    # The version row's insert logged the sync change (the trigger of migration 0004).
-    # The row now holds exactly this: no need to read it back.
-    return EditResult(current.as_of(record), role, record)
+    audited = audit.record_values(audit.event_chain(current.id), updated, head)
+    return _NextVersion(record, changed, audited, head)
 
 
 async def _check_rebase(

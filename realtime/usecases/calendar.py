@@ -26,9 +26,10 @@ from storage.changes import (
 )
 from storage.database import AsyncConnection, Database
 from storage.document import build_document
-from storage.edit_sql import edit_transaction
+from storage.edit_sql import AsyncpgEditSql, edit_transaction
 from storage.edits import EditResult
 from storage.errors import ErrorCode, TandemError, validation_error
+from storage.last_writes import LastWrite, LastWrites
 from storage.permissions import Permission
 from storage.records import EventRecord
 from storage.users import User, find_user_by_username, get_user
@@ -53,6 +54,8 @@ class Calendar:
         self._notify = notifier
         # How far ahead a series without end is checked for conflicts.
         self._horizon = conflict_horizon
+        # PostgreSQL: what the next live edit of an event can assume (storage.last_writes).
+        self._last_writes = None if database.is_sqlite else LastWrites()
 
     def _check(self, reject_conflicts: bool) -> timedelta | None:
         """The edit engine's conflict check: the horizon, or None for no check."""
@@ -257,24 +260,63 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         reads = isinstance(change, RestoreVersion) or reject_conflicts
-        async with edit_transaction(self._db, reads=reads) as sql:
-            result = await edits.apply_edit(
-                sql,
-                event_id=event_id,
-                user_id=user.id,
-                origin=origin,
-                change=change,
-                now=_now(),
-                base_version=base_version,
-                op_id=op_id,
-                if_match=if_match,
-                conflict_horizon=self._check(reject_conflicts),
-            )
+        result = None
+        if not reads:
+            result = await self._swap(user, event_id, origin, change, base_version, op_id, if_match)
+        if result is None:
+            async with edit_transaction(self._db, reads=reads) as sql:
+                result = await edits.apply_edit(
+                    sql,
+                    event_id=event_id,
+                    user_id=user.id,
+                    origin=origin,
+                    change=change,
+                    now=_now(),
+                    base_version=base_version,
+                    op_id=op_id,
+                    if_match=if_match,
+                    conflict_horizon=self._check(reject_conflicts),
+                )
+        if self._last_writes is not None and result.audit_head is not None:
+            written = LastWrite(result.event, result.audit_head, user.id, result.role)
+            self._last_writes.remember(written)
         # Published only after the commit above: nothing is sent for a refused
         # or rolled-back edit.
         if result.version is not None and not result.duplicate:
             metrics.EDITS_COMMITTED.labels(origin).inc()
             await self._notify.version_committed(event_id, result.version)
+        return result
+
+    async def _swap(
+        self,
+        user: User,
+        event_id: int,
+        origin: str,
+        change: Change,
+        base_version: int | None,
+        op_id: str | None,
+        if_match: int | None,
+    ) -> EditResult | None:
+        """The edit in one statement, when this process wrote the event's last version
+        for the same editor and nothing changed since (storage.edits.swap_edit); None
+        otherwise, and the caller takes the locking path."""
+        memory = self._last_writes
+        last = None if memory is None else memory.get(event_id, user.id)
+        if memory is None or last is None:
+            return None
+        async with self._db.edit_connection() as raw:
+            result = await edits.swap_edit(
+                AsyncpgEditSql(raw),
+                last,
+                change=change,
+                origin=origin,
+                now=_now(),
+                base_version=base_version,
+                op_id=op_id,
+                if_match=if_match,
+            )
+        if result is None:
+            memory.forget(event_id)  # stale: the locking path reads it anew
         return result
 
 
