@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -89,6 +90,13 @@ def parse_time(value: object) -> datetime | None:
     """
     if not isinstance(value, str):
         return None
+    return _parse_rfc3339(value)
+
+
+# Every edit parses the same few times several times (validation, columns, bounds):
+# datetimes are immutable, so a bounded cache answers the repeats.
+@lru_cache(maxsize=4096)
+def _parse_rfc3339(value: str) -> datetime | None:
     match = _RFC3339.fullmatch(value)
     if match is None:
         return None

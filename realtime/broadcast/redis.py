@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from realtime.broadcast import Broadcast, BroadcastUnavailable
+from realtime.broadcast.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class RedisBroadcast(Broadcast):
         self._ping_timeout = ping_timeout
         self._prefix = self.process_id.encode() + b":"
         self._publisher: aioredis.Redis | None = None
+        self._outbox = Outbox(self._publish_batch)
         self._listener: aioredis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         # The live pub/sub connection, None while down. Only the reader replaces it.
@@ -115,21 +117,29 @@ class RedisBroadcast(Broadcast):
             reader.cancel()
             await asyncio.wait([reader], timeout=1.0)
         await self._drop(self._pubsub)
+        await self._outbox.close()
         for client in (self._publisher, self._listener):
             if client is not None:
                 await client.aclose()
         self._publisher = self._listener = None
 
     async def _publish_remote(self, channel: str, payload: bytes) -> None:
-        assert self._publisher is not None
         try:
-            async with asyncio.timeout(self._command_timeout):
-                await self._publisher.publish(channel, self._prefix + payload)
+            await self._outbox.publish(channel, self._prefix + payload)
         except UNREACHABLE as exc:
             raise BroadcastUnavailable(
                 f"Redis at {self.url} is unreachable; the message to {channel!r} reached "
                 f"this process's subscribers only ({type(exc).__name__}: {exc})"
             ) from exc
+
+    async def _publish_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        """Every PUBLISH of `batch` in one pipeline: one write, one read."""
+        assert self._publisher is not None
+        async with asyncio.timeout(self._command_timeout):
+            async with self._publisher.pipeline(transaction=False) as pipeline:
+                for channel, message in batch:
+                    pipeline.publish(channel, message)
+                await pipeline.execute()
 
     async def healthy(self) -> bool:
         if not self._connected or self._pubsub is None or self._publisher is None:

@@ -53,6 +53,19 @@ async def test_order_across_processes(
 
 
 @pytest.mark.timeout(30)
+async def test_concurrent_publishes_arrive_once_in_publishing_order(
+    redis_url: str, make_broadcast: Callable, channel: str
+) -> None:
+    """500 publishers at once (their PUBLISHes go in batches): each message reaches the
+    other process once, in the order published, and every publisher returns."""
+    a, b = await make_broadcast(redis_url), await make_broadcast(redis_url)
+    sent = [str(i).encode() for i in range(500)]
+    async with b.subscribe(channel) as sub:
+        await asyncio.gather(*(a.publish(channel, payload) for payload in sent))
+        assert await payloads(sub, 500) == sent
+
+
+@pytest.mark.timeout(30)
 async def test_subscribed_once_entered(
     redis_url: str, make_broadcast: Callable, channel: str
 ) -> None:
