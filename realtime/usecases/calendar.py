@@ -260,22 +260,24 @@ class Calendar:
         reject_conflicts: bool = False,
     ) -> EditResult:
         reads = isinstance(change, RestoreVersion) or reject_conflicts
-        result = None
-        if not reads:
-            result = await self._swap(user, event_id, origin, change, base_version, op_id, if_match)
+        # What both ways to write the edit take alike.
+        request: dict[str, Any] = {
+            "change": change,
+            "origin": origin,
+            "now": _now(),
+            "base_version": base_version,
+            "op_id": op_id,
+            "if_match": if_match,
+        }
+        result = None if reads else await self._swap(user, event_id, request)
         if result is None:
             async with edit_transaction(self._db, reads=reads) as sql:
                 result = await edits.apply_edit(
                     sql,
                     event_id=event_id,
                     user_id=user.id,
-                    origin=origin,
-                    change=change,
-                    now=_now(),
-                    base_version=base_version,
-                    op_id=op_id,
-                    if_match=if_match,
                     conflict_horizon=self._check(reject_conflicts),
+                    **request,
                 )
         if self._last_writes is not None and result.audit_head is not None:
             written = LastWrite(result.event, result.audit_head, user.id, result.role)
@@ -287,16 +289,7 @@ class Calendar:
             await self._notify.version_committed(event_id, result.version)
         return result
 
-    async def _swap(
-        self,
-        user: User,
-        event_id: int,
-        origin: str,
-        change: Change,
-        base_version: int | None,
-        op_id: str | None,
-        if_match: int | None,
-    ) -> EditResult | None:
+    async def _swap(self, user: User, event_id: int, request: dict[str, Any]) -> EditResult | None:
         """The edit in one statement, when this process wrote the event's last version
         for the same editor and nothing changed since (storage.edits.swap_edit); None
         otherwise, and the caller takes the locking path."""
@@ -305,16 +298,7 @@ class Calendar:
         if memory is None or last is None:
             return None
         async with self._db.edit_connection() as raw:
-            result = await edits.swap_edit(
-                AsyncpgEditSql(raw),
-                last,
-                change=change,
-                origin=origin,
-                now=_now(),
-                base_version=base_version,
-                op_id=op_id,
-                if_match=if_match,
-            )
+            result = await edits.swap_edit(AsyncpgEditSql(raw), last, **request)
         if result is None:
             memory.forget(event_id)  # stale: the locking path reads it anew
         return result
