@@ -38,6 +38,16 @@ APPLICATION_NAME = "tandem"
 # one that died meanwhile (a restart, an idle timeout) is replaced unnoticed. A busy
 # connection is not: pinging every checkout cost each edit a round trip.
 PING_IF_IDLE_FOR = 1.0
+# The connections of `snapshot()`, set once when each is opened rather than by a round
+# trip per read. Planned for each run's bounds: asyncpg prepares every statement, and
+# after five runs PostgreSQL may switch to a generic plan, blind to a window's bounds
+# (with the statistics a bulk import left stale, that plan for a month listing was a
+# nested loop 300x slower than the plan for the actual bounds).
+SNAPSHOT_SETTINGS = {
+    "default_transaction_isolation": "repeatable read",
+    "default_transaction_read_only": "on",
+    "plan_cache_mode": "force_custom_plan",
+}
 
 
 def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
@@ -65,7 +75,7 @@ def parse_database_url(url: str) -> tuple[URL, dict[str, Any]]:
     )
 
 
-def _read_json(text: str) -> Any:
+def read_json(text: str) -> Any:
     """A JSON column's value. msgspec reads one three to five times faster than the
     standard library, which matters to a listing reading three per row; what msgspec
     refuses (a lone surrogate escape, which json.dumps writes) the standard library reads."""
@@ -95,10 +105,11 @@ class Database:
         sa_url, connect_args = parse_database_url(url)
         self.dialect = sa_url.get_backend_name()
         self._edits: EditConnections | None = None
+        self._snapshots: EditConnections | None = None
         self._sqlite_direct: sqlite3.Connection | None = None
         if self.dialect == "sqlite":
             self.engine = create_async_engine(
-                sa_url, connect_args=connect_args, json_deserializer=_read_json
+                sa_url, connect_args=connect_args, json_deserializer=read_json
             )
             _configure_sqlite(self.engine, busy_timeout_ms=round(sqlite_busy_timeout * 1000))
         else:
@@ -107,11 +118,19 @@ class Database:
                 connect_args=connect_args,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                json_deserializer=_read_json,
+                json_deserializer=read_json,
             )
             _ping_idle_connections(self.engine)
+            driver = _driver_arguments(self.engine, connect_args)
             self._edits = EditConnections(
-                functools.partial(asyncpg.connect, **_driver_arguments(self.engine, connect_args)),
+                functools.partial(asyncpg.connect, **driver),
+                pool_size,
+                ping_if_idle_for=PING_IF_IDLE_FOR,
+            )
+            # The same kind of pool (503 on loss, pinged when idle), for snapshot().
+            settings = {**driver.get("server_settings", {}), **SNAPSHOT_SETTINGS}
+            self._snapshots = EditConnections(
+                functools.partial(asyncpg.connect, **{**driver, "server_settings": settings}),
                 pool_size,
                 ping_if_idle_for=PING_IF_IDLE_FOR,
             )
@@ -127,8 +146,9 @@ class Database:
         return self.dialect == "sqlite"
 
     async def close(self) -> None:
-        if self._edits is not None:
-            await self._edits.close()
+        for pool in (self._edits, self._snapshots):
+            if pool is not None:
+                await pool.close()
         if self._sqlite_direct is not None:
             self._sqlite_direct.close()
             self._sqlite_direct = None
@@ -178,6 +198,16 @@ class Database:
         edit engine's one-statement optimistic write (storage.edits.swap_edit)."""
         assert self._edits is not None, "edit_connection is for PostgreSQL"
         async with self._edits.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: a read-only REPEATABLE READ transaction on a bare asyncpg
+        connection, whose statements all see one snapshot and are planned for their own
+        parameters (SNAPSHOT_SETTINGS): the calendar window's reads (storage/snapshot.py).
+        `read()` stays READ COMMITTED, which the sync reader relies on."""
+        assert self._snapshots is not None, "snapshot is for PostgreSQL"
+        async with self._snapshots.transaction() as conn:
             yield conn
 
     @asynccontextmanager
