@@ -16,17 +16,10 @@ from typing import Any, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import ErrorCode, TandemError, validation_error
-from storage.events import (
-    Occurrence,
-    merged_occurrences,
-    occurrence_key,
-    occurrences_of,
-    visible_in_window,
-    window_rows,
-)
+from storage.events import Entry, entries_of, merged, window_rows
 from storage.overrides import occurrences_as_now, span
 from storage.recurrence import FAR_FUTURE
-from storage.tables import events
+from storage.snapshot import Row, SnapshotRows, within
 
 # The most occurrences one conflict search sweeps: its answer is not paged, so its
 # size must be bounded; past it the answer asks for a narrower window. (Expanded
@@ -36,37 +29,45 @@ Span = tuple[datetime, datetime]
 
 
 class Conflicts(NamedTuple):
-    """A window's occurrences by (start, event id), and each overlapping pair of them
-    (of different events) as two indexes into that list, by the later one's start: an
-    occurrence is in many pairs of a busy window, and is then written out once."""
+    """Each overlapping pair of occurrences (of different events) in a window, by the
+    later one's start, as two indexes into `sides` (`conflict_json` of each paired
+    occurrence): one is in many pairs of a busy window, and is then written out once."""
 
-    occurrences: list[Occurrence]
+    sides: list[dict[str, Any]]
     pairs: list[tuple[int, int]]
 
 
 async def conflicting_pairs(
-    conn: AsyncConnection, user_id: int, start: datetime, end: datetime
+    reader: SnapshotRows, user_id: int, start: datetime, end: datetime
 ) -> Conflicts:
     """Every overlapping pair of occurrences of different events in the window."""
-    swept: list[Occurrence] = []
-    for event, role in await window_rows(conn, visible_in_window(user_id, start, end)):
-        swept.extend(islice(occurrences_of(event, role, start, end), MAX_SWEPT + 1 - len(swept)))
+    rows = await window_rows(reader, user_id, start, end)
+    swept: list[Entry] = []
+    for row in rows:
+        swept.extend(islice(entries_of(row, start, end), MAX_SWEPT + 1 - len(swept)))
         if len(swept) > MAX_SWEPT:
             raise validation_error(
                 {"end": f"the window holds more than {MAX_SWEPT} occurrences; narrow it"}
             )
-    # Sorted at once: the answer is not paged, and one sort costs less than a lazy
-    # merge of hundreds of series.
-    swept.sort(key=occurrence_key)
-    ends, owners = [o.end for o in swept], [o.event.id for o in swept]
-    pairs: list[tuple[int, int]] = []
+    # Sorted at once, in expanded order: the answer is not paged, and one sort costs
+    # less than a lazy merge of hundreds of series.
+    swept.sort()
+    ends, owners = [o[3] for o in swept], [o[1] for o in swept]
+    paired: list[tuple[int, int]] = []
     active: list[int] = []  # those still running, by index
     for n, occ in enumerate(swept):
-        moment, owner = occ.start, owners[n]
+        moment, owner = occ[0], owners[n]
         active = [a for a in active if ends[a] > moment]
-        pairs.extend((a, n) for a in active if owners[a] != owner)
+        paired.extend((a, n) for a in active if owners[a] != owner)
         active.append(n)
-    return Conflicts(swept, pairs)
+    # Only the occurrences in a pair are written out.
+    titles = _titles(rows)
+    places: dict[int, int] = {}
+    sides: list[dict[str, Any]] = []
+    for n in sorted({n for pair in paired for n in pair}):
+        places[n] = len(sides)
+        sides.append(conflict_json(swept[n], titles))
+    return Conflicts(sides, [(places[a], places[b]) for a, b in paired])
 
 
 async def conflicts_with(
@@ -77,8 +78,9 @@ async def conflicts_with(
     *,
     horizon: timedelta,
     now: datetime,
-) -> list[Occurrence]:
-    """The caller's occurrences that overlap one of `document`'s, by (start, event id).
+) -> list[dict[str, Any]]:
+    """The caller's occurrences that overlap one of `document`'s, by (start, event id),
+    as `conflict_json` gives them.
 
     Over the document's whole series; one without end is checked up to `horizon` past
     now (past its first occurrence, when that is later).
@@ -89,10 +91,9 @@ async def conflicts_with(
     if not mine:
         return []
     reach = (mine[0][0], max(end for _, end in mine))
-    query = visible_in_window(user_id, *reach)
-    if exclude_event_id is not None:
-        query = query.where(events.c.id != exclude_event_id)
-    return _clashes(mine, merged_occurrences(await window_rows(conn, query), *reach))
+    rows = await window_rows(await within(conn), user_id, *reach, exclude_event_id)
+    titles = _titles(rows)
+    return [conflict_json(o, titles) for o in _clashes(mine, merged(rows, *reach))]
 
 
 async def refuse_schedule_conflicts(
@@ -112,43 +113,47 @@ async def refuse_schedule_conflicts(
         raise TandemError(
             ErrorCode.SCHEDULE_CONFLICT,
             f"the event overlaps {len(clashes)} other event occurrence(s)",
-            {"conflicts": [conflict_json(occurrence) for occurrence in clashes]},
+            {"conflicts": clashes},
         )
 
 
-def conflict_json(occurrence: Occurrence) -> dict[str, Any]:
+def conflict_json(occurrence: Entry, titles: dict[int, str]) -> dict[str, Any]:
     """One side of a conflict, as the contract names it (the codec writes the times)."""
+    start, event_id, _, end, _, fields = occurrence
     return {
-        "event_id": occurrence.event.id,
-        "title": occurrence.title,
-        "start": occurrence.start,
-        "end": occurrence.end,
+        "event_id": event_id,
+        "title": fields.get("title", titles[event_id]),
+        "start": start,
+        "end": end,
     }
 
 
-def _clashes(mine: list[Span], theirs: Iterator[Occurrence]) -> list[Occurrence]:
+def _titles(rows: list[Row]) -> dict[int, str]:
+    """Each event's own title, by id (an override may replace an occurrence's)."""
+    return {row[0]: row[1] for row in rows}
+
+
+def _clashes(mine: list[Span], theirs: Iterator[Entry]) -> list[Entry]:
     """Each of `theirs` that overlaps one of `mine`: one sweep over both in start order.
 
     `active` holds mine still running; `waiting`, theirs still running that no earlier
     one of mine overlapped (a later one may). At equal starts mine come first.
     """
-    clashes: list[Occurrence] = []
+    clashes: list[Entry] = []
     active: list[Span] = []
-    waiting: list[Occurrence] = []
-    mine_first: Iterator[tuple[datetime, int, Span | Occurrence]] = (
+    waiting: list[Entry] = []
+    mine_first: Iterator[tuple[datetime, int, Any]] = (
         (start, 0, (start, end)) for start, end in mine
     )
-    then_theirs: Iterator[tuple[datetime, int, Span | Occurrence]] = (
-        (occ.start, 1, occ) for occ in theirs
-    )
-    for moment, _side, item in heapq.merge(mine_first, then_theirs, key=lambda i: i[:2]):
-        if isinstance(item, Occurrence):
+    then_theirs: Iterator[tuple[datetime, int, Any]] = ((occ[0], 1, occ) for occ in theirs)
+    for moment, theirs_side, item in heapq.merge(mine_first, then_theirs, key=lambda i: i[:2]):
+        if theirs_side:
             active = [span for span in active if span[1] > moment]
-            (clashes if any(span[0] < item.end for span in active) else waiting).append(item)
+            (clashes if any(span[0] < item[3] for span in active) else waiting).append(item)
         else:
             start, end = item
-            waiting = [w for w in waiting if w.end > start]
-            clashes.extend(w for w in waiting if w.start < end)
-            waiting = [w for w in waiting if w.start >= end]
+            waiting = [w for w in waiting if w[3] > start]
+            clashes.extend(w for w in waiting if w[0] < end)
+            waiting = [w for w in waiting if w[0] >= end]
             active.append(item)
-    return sorted(clashes, key=occurrence_key)
+    return sorted(clashes)

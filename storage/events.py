@@ -9,34 +9,32 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from functools import cache
+from itertools import dropwhile, islice
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
+from storage.database import read_json
 from storage.document import format_time
 from storage.errors import not_found, validation_error
-from storage.overrides import occurrences_as_now, occurs_between
-from storage.records import RECORD_COLUMNS, EventRecord, event_record, version_record
+from storage.overrides import NO_FIELDS, expansion_of
+from storage.records import (
+    RECORD_COLUMNS,
+    EventRecord,
+    event_record,
+    format_stored_time,
+    version_record,
+)
+from storage.snapshot import Row, SnapshotRows, as_text
 from storage.tables import event_versions, events, permissions
 
 # Rows fetched per round when recurring events must be checked in Python.
 _BATCH = 200
-
-
-# asyncpg prepares every statement, and after five runs PostgreSQL may switch to a
-# generic plan, blind to the window's bounds. With the statistics a bulk import left
-# stale, that plan for a month listing was a nested loop 300x slower than the plan
-# for the actual bounds. Window queries are therefore planned for each run's bounds.
-_PLAN_FOR_THESE_BOUNDS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
-
-
-async def _plan_for_the_bounds(conn: AsyncConnection) -> None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_PLAN_FOR_THESE_BOUNDS)
 
 
 class Occurrence(msgspec.Struct, frozen=True):
@@ -112,9 +110,7 @@ async def event_as_of(
     return current.as_of(version_record(row)), role
 
 
-def _window_filter(
-    query: sa.Select[Any], start: datetime | None, end: datetime | None
-) -> sa.Select[Any]:
+def _window_filter(query: sa.Select[Any], start: bool, end: bool) -> sa.Select[Any]:
     # The occurrence bounds (ix_events_last_end_first_start): only events whose bounds
     # touch the window reach Python, where recurring ones are checked exactly; no OR,
     # no NULL, so both databases can range over the index. EXPLAIN ANALYZE, PostgreSQL
@@ -131,24 +127,49 @@ def _window_filter(
     #   events of one user, load 6-7): 8.5 ms against 4.4 ms for this one query (two
     #   scans of events, and the jsonb comparison telling them apart), to spare Python
     #   about 170 rows, which cost less than the 4 ms. Not done.
-    if end is not None:
-        query = query.where(events.c.first_start < end)
-    if start is not None:
-        query = query.where(events.c.last_end > start)
+    if end:
+        query = query.where(events.c.first_start < sa.bindparam("end"))
+    if start:
+        query = query.where(events.c.last_end > sa.bindparam("start"))
     return query
 
 
-def visible_in_window(user_id: int, start: datetime, end: datetime) -> sa.Select[Any]:
-    """The caller's events whose bounds touch the window, by id (for window_rows)."""
-    return _window_filter(_visible(user_id), start, end).order_by(events.c.id)
+# The window's statements are built once per shape (which filters apply), with the
+# values bound: storage.snapshot compiles each once.
+_JSON_COLUMNS = ("recurrence", "metadata", "overrides")
+# What an event record is read from, JSON as text (decoded by `_record`).
+_WHOLE = [as_text(c) if c.key in _JSON_COLUMNS else c for c in RECORD_COLUMNS]
+# What the expansion reads of every event in a window (`merged`): the page's events are
+# then read whole, a few hundred rows fewer. Rules and overrides stay text: a series
+# parsed before is found by them without decoding (storage.overrides.expansion_of).
+_LIGHT = (
+    events.c.id,
+    events.c.title,
+    events.c.start_time,
+    events.c.end_time,
+    events.c.timezone,
+    as_text(events.c.recurrence),
+    as_text(events.c.overrides),
+)
 
 
-def _filtered(q: EventQuery) -> sa.Select[Any]:
-    query = _window_filter(_visible(q.user_id), q.start, q.end)
-    if q.role is not None:
-        query = query.where(permissions.c.role == q.role)
-    if q.text:
-        pattern = "%" + q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def _visible_select(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """The caller's (`user_id`) events, with the caller's role as the last column."""
+    visible = events.join(
+        permissions,
+        sa.and_(
+            permissions.c.event_id == events.c.id,
+            permissions.c.user_id == sa.bindparam("user_id"),
+        ),
+    )
+    return sa.select(*columns, permissions.c.role).select_from(visible)
+
+
+def _filters(query: sa.Select[Any], text: bool, role: bool) -> sa.Select[Any]:
+    if role:
+        query = query.where(permissions.c.role == sa.bindparam("role"))
+    if text:
+        pattern: sa.BindParameter[str] = sa.bindparam("pattern")
         query = query.where(
             sa.or_(
                 events.c.title.ilike(pattern, escape="\\"),
@@ -159,38 +180,95 @@ def _filtered(q: EventQuery) -> sa.Select[Any]:
     return query
 
 
+@cache
+def _listing(windowed: bool, text: bool, role: bool) -> sa.Select[Any]:
+    """A plain listing's batch: whole records after the id `after`, `batch` of them."""
+    query = _filters(_window_filter(_visible_select(*_WHOLE), windowed, windowed), text, role)
+    return (
+        query.where(events.c.id > sa.bindparam("after"))
+        .order_by(events.c.id)
+        .limit(sa.bindparam("batch", type_=sa.Integer))
+    )
+
+
+@cache
+def _window(text: bool, role: bool, excluded: bool) -> sa.Select[Any]:
+    """The light rows of every event whose bounds touch the window [start, end), in no
+    particular order (the expansion orders occurrences itself)."""
+    query = _filters(_window_filter(_visible_select(*_LIGHT), True, True), text, role)
+    return query.where(events.c.id != sa.bindparam("excluded")) if excluded else query
+
+
+@cache
+def _page_events(arrays: bool) -> sa.Select[Any]:
+    """Whole records, with the caller's role, of the events `ids`."""
+    ids = (
+        events.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Integer)))
+        if arrays
+        else events.c.id.in_(sa.bindparam("ids", expanding=True))
+    )
+    return _visible_select(*_WHOLE).where(ids)
+
+
+def _params(q: EventQuery, **values: Any) -> dict[str, Any]:
+    """A query's filters as the statements bind them."""
+    params = {"user_id": q.user_id, "start": q.start, "end": q.end, "role": q.role, **values}
+    if q.text:
+        text = q.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["pattern"] = f"%{text}%"
+    return params
+
+
+def _record(row: Row) -> EventRecord:
+    """A record from a row of `_WHOLE` (the role after it is left alone)."""
+    (
+        event_id, owner_id, version, title, description, location, start, end, timezone,
+        all_day, recurrence, metadata, overrides, created_at, updated_at, updated_by, uid,
+    ) = row[:17]  # fmt: skip
+    document = {
+        "title": title,
+        "description": description,
+        "location": location,
+        "start_time": format_stored_time(start),
+        "end_time": format_stored_time(end),
+        "timezone": timezone,
+        "all_day": all_day,
+        "recurrence": read_json(recurrence),
+        "metadata": read_json(metadata),
+        "overrides": read_json(overrides),
+    }
+    return EventRecord(
+        event_id, owner_id, version, document, created_at, updated_at, updated_by, uid
+    )
+
+
 async def list_events(
-    conn: AsyncConnection, q: EventQuery
+    reader: SnapshotRows, q: EventQuery
 ) -> tuple[list[tuple[EventRecord, str]], str | None]:
     """One page of the caller's events, in id order (stable while events change)."""
     after = _decode_cursor(q, "list", 1)[0] if q.cursor else 0
     items: list[tuple[EventRecord, str]] = []
     windowed = q.start is not None and q.end is not None
-    if windowed:
-        await _plan_for_the_bounds(conn)
+    statement = _listing(windowed, bool(q.text), q.role is not None)
     # A page and the one row that says another follows: one round trip unless
     # recurring events without an occurrence in the window were dropped.
-    batch_size = q.limit + 1
+    batch = q.limit + 1
     while len(items) <= q.limit:
-        rows = (
-            await conn.execute(
-                _filtered(q).where(events.c.id > after).order_by(events.c.id).limit(batch_size)
-            )
-        ).all()
+        rows = await reader.rows(statement, _params(q, after=after, batch=batch))
         for row in rows:
-            event = event_record(row)
-            after = event.id
-            if windowed and event.document["recurrence"]:
+            after = row[0]
+            if windowed:
                 # The bounds alone may span a gap in a series: is an occurrence in it?
+                expansion = expansion_of(row[6], row[7], row[8], row[10], row[12])
                 assert q.start is not None and q.end is not None
-                if not occurs_between(event.document, q.start, q.end):
+                if expansion is not None and not expansion.occurs_between(q.start, q.end):
                     continue
-            items.append((event, row.role))
+            items.append((_record(row), row[-1]))
             if len(items) > q.limit:
                 break
-        if len(rows) < batch_size:
+        if len(rows) < batch:
             break
-        batch_size = _BATCH
+        batch = _BATCH
     if len(items) > q.limit:
         items = items[: q.limit]
         return items, _encode_cursor(q, "list", items[-1][0].id)
@@ -198,13 +276,13 @@ async def list_events(
 
 
 async def list_occurrences(
-    conn: AsyncConnection, q: EventQuery
+    reader: SnapshotRows, q: EventQuery
 ) -> tuple[list[Occurrence], str | None]:
     """One page of occurrences in the window, ordered by (start, event id).
 
     Nothing before the cursor is expanded, and only `limit + 1` occurrences after it
     are: a page's memory and work follow the events in the window, never how many
-    occurrences it holds.
+    occurrences it holds. The window's events are read light; the page's, whole.
     """
     assert q.start is not None and q.end is not None
     seek, after = q.start, None
@@ -212,49 +290,66 @@ async def list_occurrences(
         after = _cursor_key(_decode_cursor(q, "expand", 3))
         seek = max(q.start, after[0])
     # What starts at or after `seek` ends after it: events that end sooner drop out in SQL.
-    query = _window_filter(_filtered(q), seek, None).order_by(events.c.id)
-    found = merged_occurrences(await window_rows(conn, query), seek, q.end)
+    statement = _window(bool(q.text), q.role is not None, False)
+    found = merged(await reader.rows(statement, _params(q, start=seek)), seek, q.end)
     if after is not None:
-        found = (o for o in found if occurrence_key(o) > after)
+        found = dropwhile(lambda entry: entry[:3] <= after, found)
     page = list(islice(found, q.limit + 1))
-    if len(page) > q.limit:
-        page = page[: q.limit]
-        start, event_id, original = occurrence_key(page[-1])
-        return page, _encode_cursor(q, "expand", _micros(start), event_id, _micros(original))
-    return page, None
+    more = len(page) > q.limit
+    page = page[: q.limit]
+    ids = list({entry[1] for entry in page})
+    rows = await reader.rows(_page_events(reader.arrays), {"user_id": q.user_id, "ids": ids})
+    whole = {row[0]: (_record(row), row[-1]) for row in rows}
+    occurrences = [
+        Occurrence(*whole[event_id], start, end, original, fields)
+        for start, event_id, _, end, original, fields in page
+    ]
+    if more:
+        start, event_id, original = page[-1][:3]
+        return occurrences, _encode_cursor(q, "expand", _micros(start), event_id, _micros(original))
+    return occurrences, None
 
 
 async def window_rows(
-    conn: AsyncConnection, query: sa.Select[Any]
-) -> list[tuple[EventRecord, str]]:
-    """The rows of a window query (planned for its bounds), with the caller's role."""
-    await _plan_for_the_bounds(conn)
-    return [(event_record(row), row.role) for row in await conn.execute(query)]
+    reader: SnapshotRows, user_id: int, start: datetime, end: datetime, excluded: int | None = None
+) -> list[Row]:
+    """The light rows (for `merged`) of the caller's events whose bounds touch the window,
+    less the event `excluded`."""
+    params = {"user_id": user_id, "start": start, "end": end, "excluded": excluded}
+    return await reader.rows(_window(False, False, excluded is not None), params)
 
 
-def merged_occurrences(
-    rows: Iterable[tuple[EventRecord, str]], start: datetime, end: datetime
-) -> Iterator[Occurrence]:
-    """The events' occurrences in the window in expanded order, lazily: a k-way merge of
-    one generator per series (and one sorted list of the single events' occurrences),
-    so memory follows the events, never the occurrences."""
-    single: list[Occurrence] = []
+# One occurrence while a window is expanded: (start, event id, original start or the
+# start, end, original start or None for a single event, the overridden fields). Plain
+# tuples that order by occurrence_key without a key function: the first three are unique.
+Entry = tuple[datetime, int, datetime, datetime, datetime | None, Mapping[str, Any]]
+
+
+def merged(rows: Iterable[Row], start: datetime, end: datetime) -> Iterator[Entry]:
+    """The occurrences of light rows in the window in expanded order, lazily: a k-way
+    merge of one generator per series (and one sorted list of the single events'
+    occurrences), so memory follows the events, never the occurrences."""
+    single: list[Entry] = []
     series = []
-    for event, role in rows:
-        if event.document["recurrence"]:
-            series.append(occurrences_of(event, role, start, end))
+    for row in rows:
+        found = entries_of(row, start, end)
+        if isinstance(found, list):
+            single.extend(found)
         else:
-            single.extend(occurrences_of(event, role, start, end))
-    single.sort(key=occurrence_key)
-    return heapq.merge(single, *series, key=occurrence_key)
+            series.append(found)
+    single.sort()
+    return heapq.merge(single, *series)
 
 
-def occurrences_of(
-    event: EventRecord, role: str, start: datetime, end: datetime
-) -> Iterator[Occurrence]:
-    """The event's occurrences overlapping the window, by start (overrides applied)."""
-    for occ_start, original, occ_end, fields in occurrences_as_now(event.document, start, end):
-        yield Occurrence(event, role, occ_start, occ_end, original, fields)
+def entries_of(row: Row, start: datetime, end: datetime) -> list[Entry] | Iterator[Entry]:
+    """A light row's occurrences in the window by start: a list for a single event (of
+    one at most), a generator for a series."""
+    event_id, first, last = row[0], row[2], row[3]
+    expansion = expansion_of(first, last, row[4], row[5], row[6])
+    if expansion is None:
+        overlaps = first < end and last > start
+        return [(first, event_id, first, last, None, NO_FIELDS)] if overlaps else []
+    return ((s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(start, end))
 
 
 def occurrence_key(occ: Occurrence) -> tuple[datetime, int, datetime]:

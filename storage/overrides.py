@@ -16,6 +16,7 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
+from storage.database import read_json
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
 from storage.errors import not_found, validation_error
 from storage.patch_diff import make_ops
@@ -42,6 +43,8 @@ NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 # Plain tuples: a month's conflicts make thousands. Within one event they order by
 # (start, original start), which are never both equal.
 Expanded = tuple[datetime, datetime | None, datetime, Mapping[str, Any]]
+# One of a series' (its original start is always known).
+SeriesOccurrence = tuple[datetime, datetime, datetime, Mapping[str, Any]]
 
 
 def _times(document: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -83,7 +86,7 @@ class _Expansion:
     def __init__(self, document: dict[str, Any]) -> None:
         self.series = series_of(document)
         start, end = _times(document)
-        moved: list[Expanded] = []
+        moved: list[SeriesOccurrence] = []
         self.shown: dict[datetime, Mapping[str, Any]] = {}
         for key, override in document["overrides"].items():
             original = parse_time(key)
@@ -104,7 +107,7 @@ class _Expansion:
         self.moved = sorted(moved, key=itemgetter(0, 1))
         self.moved_from = frozenset(original for _, original, _, _ in moved)
 
-    def between(self, window_start: datetime, window_end: datetime) -> Iterator[Expanded]:
+    def between(self, window_start: datetime, window_end: datetime) -> Iterator[SeriesOccurrence]:
         series = self.series.between(window_start, window_end)
         if not self.moved and not self.shown:  # most series: no override at all
             return ((start, start, end, NO_FIELDS) for start, end in series)
@@ -144,6 +147,40 @@ def _expansion(document: dict[str, Any]) -> _Expansion:
         found = _expansions[key] = _Expansion(document)
         if len(_expansions) > CACHED_EXPANSIONS:
             del _expansions[next(iter(_expansions))]  # the oldest
+    return found
+
+
+# Expansions by a row's stored values (rules and overrides as JSON text), so that a
+# window's reads find each series without decoding or hashing its JSON values.
+_by_row: dict[tuple[datetime, datetime, str, str, str], _Expansion | None] = {}
+
+
+def expansion_of(
+    start: datetime, end: datetime, timezone: str, recurrence: str, overrides: str
+) -> _Expansion | None:
+    """The expansion of a stored event, from its columns (rules and overrides as the
+    JSON text they are stored as); None for a single event."""
+    if recurrence == "[]":  # a single event, as both databases store its rules
+        return None
+    key = (start, end, timezone, recurrence, overrides)
+    try:
+        return _by_row[key]
+    except KeyError:
+        pass
+    lines = read_json(recurrence)
+    found = None
+    if lines:
+        document = {
+            "start_time": format_time(start),
+            "end_time": format_time(end),
+            "timezone": timezone,
+            "recurrence": lines,
+            "overrides": read_json(overrides),
+        }
+        found = _expansion(document)
+    _by_row[key] = found
+    if len(_by_row) > CACHED_EXPANSIONS:
+        del _by_row[next(iter(_by_row))]  # the oldest
     return found
 
 

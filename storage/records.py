@@ -71,14 +71,14 @@ RECORD_COLUMNS = [
 
 # A listing formats the same stored times on every read (a month's expansion reads
 # hundreds of rows): formatted once per process instead.
-_format_time = lru_cache(maxsize=1 << 15)(format_time)
+format_stored_time = lru_cache(maxsize=1 << 15)(format_time)
 
 
 def event_record(row: sa.Row[Any] | Mapping[Any, Any]) -> EventRecord:
     mapping = _mapping(row)
     document = {name: mapping[name] for name in DOCUMENT_FIELDS}
-    document["start_time"] = _format_time(mapping["start_time"])
-    document["end_time"] = _format_time(mapping["end_time"])
+    document["start_time"] = format_stored_time(mapping["start_time"])
+    document["end_time"] = format_stored_time(mapping["end_time"])
     return EventRecord(
         id=mapping["id"],
         owner_id=mapping["owner_id"],

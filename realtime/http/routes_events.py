@@ -30,7 +30,6 @@ from realtime.http.params import (
 from realtime.services import authenticate, resources
 from realtime.wire import event_json, occurrence_json
 from storage import events as event_store
-from storage.conflicts import conflict_json
 from storage.edits import EditResult
 from storage.errors import ErrorCode, validation_error
 from storage.records import EventRecord
@@ -151,7 +150,7 @@ async def list_conflicts(request: Request) -> Response:
     assert start is not None and end is not None
     found = await resources(request).reads.conflicts(principal.user, start, end)
     # One occurrence is in many pairs of a busy window: its JSON is built once.
-    sides = [conflict_json(occurrence) for occurrence in found.occurrences]
+    sides = found.sides
     items = [{"a": sides[a], "b": sides[b]} for a, b in found.pairs]
     return api_response(request, {"items": items})
 

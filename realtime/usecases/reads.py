@@ -2,7 +2,8 @@
 
 Each checks the caller's access and reads in one transaction, so what it answers
 is one consistent state: a revoke or a delete that commits in between cannot let a
-read pass the check and then see what the caller may no longer see.
+read pass the check and then see what the caller may no longer see. The window's
+reads (listings, conflicts) run several statements in one snapshot (storage.snapshot).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
 from storage.permissions import Permission, list_permissions, require_role
 from storage.records import EventRecord
+from storage.snapshot import snapshot
 from storage.users import User
 
 
@@ -36,18 +38,18 @@ class CalendarReads:
 
     async def events(self, query: EventQuery) -> tuple[list[tuple[EventRecord, str]], str | None]:
         """One page of the caller's events, with the caller's role on each."""
-        async with self._db.read() as conn:
-            return await event_store.list_events(conn, query)
+        async with snapshot(self._db) as reader:
+            return await event_store.list_events(reader, query)
 
     async def occurrences(self, query: EventQuery) -> tuple[list[Occurrence], str | None]:
         """One page of the occurrences in the query's window (start and end both given)."""
-        async with self._db.read() as conn:
-            return await event_store.list_occurrences(conn, query)
+        async with snapshot(self._db) as reader:
+            return await event_store.list_occurrences(reader, query)
 
     async def conflicts(self, user: User, start: datetime, end: datetime) -> Conflicts:
         """Every overlapping pair of occurrences in the caller's calendar within the window."""
-        async with self._db.read() as conn:
-            return await conflicting_pairs(conn, user.id, start, end)
+        async with snapshot(self._db) as reader:
+            return await conflicting_pairs(reader, user.id, start, end)
 
     async def history(
         self, user: User, event_id: int, *, limit: int, after: int | None

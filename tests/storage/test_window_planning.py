@@ -1,4 +1,4 @@
-"""How PostgreSQL plans the window queries (see storage/events.py)."""
+"""How PostgreSQL plans the window queries, and what their snapshot sees (storage/snapshot.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.conflicts import conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, list_events
+from storage.snapshot import AsyncpgRows, snapshot, within
 from tests.conftest import fresh_postgres_schema
 
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
@@ -18,22 +19,44 @@ JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 async def test_window_queries_are_planned_for_their_bounds_only() -> None:
     """A generic plan, made with statistics a bulk import left stale, turned the month
     listing into a nested loop that took 300 ms: window queries must never use one,
-    and nothing else in the transaction's connection should pay for planning each run."""
+    and nothing else in the server should pay for planning each run."""
     async with fresh_postgres_schema() as url:
         database = Database(url)
         try:
-            for window_query in (
-                lambda conn: list_events(conn, EventQuery(1, *JUNE)),
-                lambda conn: conflicting_pairs(conn, 1, *JUNE),
-            ):
-                async with database.read() as conn:
-                    assert await plan_cache_mode(conn) == "auto"
-                    await window_query(conn)
-                    assert await plan_cache_mode(conn) == "force_custom_plan"
+            async with snapshot(database) as reader:
+                assert isinstance(reader, AsyncpgRows)
+                await list_events(reader, EventQuery(1, *JUNE))
+                assert await _setting(reader, "plan_cache_mode") == "force_custom_plan"
+            # An edit's conflict check reads the window inside the edit's transaction.
+            async with database.write() as conn:
+                assert await plan_cache_mode(conn) == "auto"
+                await conflicting_pairs(await within(conn), 1, *JUNE)
+                assert await plan_cache_mode(conn) == "force_custom_plan"
             async with database.read() as conn:
                 assert await plan_cache_mode(conn) == "auto"
         finally:
             await database.close()
+
+
+async def test_a_snapshot_is_one_repeatable_read_and_reads_only() -> None:
+    """The window's statements see one state of the calendar, and the sync reader's
+    READ COMMITTED transactions (`Database.read`) are left as they were."""
+    async with fresh_postgres_schema() as url:
+        database = Database(url)
+        try:
+            async with snapshot(database) as reader:
+                assert await _setting(reader, "transaction_isolation") == "repeatable read"
+                assert await _setting(reader, "transaction_read_only") == "on"
+            async with database.read() as conn:
+                isolation = await conn.execute(sa.text("SHOW transaction_isolation"))
+                assert isolation.scalar_one() == "read committed"
+        finally:
+            await database.close()
+
+
+async def _setting(reader: AsyncpgRows, name: str) -> str:
+    query = sa.select(sa.func.current_setting(sa.bindparam("name", type_=sa.Text)))
+    return str((await reader.rows(query, {"name": name}))[0][0])
 
 
 async def plan_cache_mode(conn: AsyncConnection) -> str:

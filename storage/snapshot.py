@@ -1,0 +1,105 @@
+"""The calendar window's reads: statements that see one snapshot, sent the cheapest way.
+
+A listing page is several statements (a page and the rows after it, or the window's
+series and then the page's events whole), and a reader must never see two states of
+the calendar in one answer. On PostgreSQL they run on a bare asyncpg connection in a
+REPEATABLE READ transaction (`Database.snapshot`): through SQLAlchemy's pool,
+transaction and execute path the same reads cost a month listing several round trips
+and about a millisecond of CPU more (bench/READING.md). Elsewhere (SQLite, whose read
+transaction is a snapshot already, and a conflict check inside an edit's transaction)
+the same statements go through SQLAlchemy. One spelling of the SQL, two ways to send it.
+
+JSON columns are selected as text (`as_text`): a window's rows are read for a few of
+their fields, and the callers decode what they use.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from functools import cache
+from typing import Any, cast
+
+import asyncpg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from storage.database import Database
+
+Row = Sequence[Any]
+
+# What an edit's transaction sets before a window query (a snapshot's connection is
+# set up so once, SNAPSHOT_SETTINGS): see storage.database.
+_PLAN_FOR_THESE_BOUNDS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+class SnapshotRows(ABC):
+    """Runs a statement in the caller's snapshot; rows by position, in select order."""
+
+    # Whether a list binds as one array parameter (asyncpg), or as an expanding IN.
+    arrays = False
+
+    @abstractmethod
+    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]: ...
+
+
+@asynccontextmanager
+async def snapshot(database: Database) -> AsyncIterator[SnapshotRows]:
+    """A read transaction for the window's statements: one snapshot for all of them."""
+    if database.is_sqlite:
+        async with database.read() as conn:
+            yield CoreRows(conn)
+        return
+    async with database.snapshot() as raw:
+        yield AsyncpgRows(raw)
+
+
+async def within(conn: AsyncConnection) -> SnapshotRows:
+    """The window's statements inside a transaction the caller already holds (an edit's
+    conflict check), planned for their bounds as a snapshot's are."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_PLAN_FOR_THESE_BOUNDS)
+    return CoreRows(conn)
+
+
+class CoreRows(SnapshotRows):
+    """Through SQLAlchemy, on either database."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+        return list(await self._conn.execute(statement, params))
+
+
+class AsyncpgRows(SnapshotRows):
+    """PostgreSQL: the statement compiled for asyncpg once, on a bare connection."""
+
+    arrays = True
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self._raw = raw
+
+    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+        sql, names = _compiled(statement)
+        return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
+
+
+def as_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """A JSON column as its text (PostgreSQL's jsonb text, SQLite's stored text)."""
+    return sa.cast(column, sa.Text).label(column.key if hasattr(column, "key") else None)
+
+
+_ASYNCPG = asyncpg_dialect.dialect()
+
+
+@cache
+def _compiled(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...]]:
+    """The statement's SQL for asyncpg ($1, $2, ...) and its parameters' names in order.
+    Statements are built once per shape (storage.events), so this is bounded."""
+    compiled = statement.compile(dialect=_ASYNCPG)
+    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
+    return str(compiled), tuple(compiled.positiontup)
