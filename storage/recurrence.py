@@ -23,6 +23,9 @@ Choices where RFC 5545 or the contract leave room:
   occurrences more than MAX_SCAN steps before a window are left out.
 - The bounds are the first occurrence's start and the last one's end; a series
   without end (or one too long to walk) ends at FAR_FUTURE.
+- A series' occurrences are found a week of time at a time and kept (a bounded
+  number per process): a month listing, its conflicts and the next request for any
+  window in those weeks read them instead of expanding the rules again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,6 +58,18 @@ FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 # Parsed series kept per process, keyed by what they are made of (so each version of
 # an event is parsed once, and a rollback to an old version finds it again).
 CACHED_SERIES = 4096
+# Occurrences are found a week of time at a time (`Series.between`), at most MAX_CHUNKS
+# of them for one window (a wider one is walked), each kept unless it holds more than
+# CHUNK_OCCURRENCES (an hourly rule, say: walked), and CACHED_OCCURRENCES in all per
+# process (about 15 MB), the oldest chunks dropped first.
+CHUNK = timedelta(days=7)
+MAX_CHUNKS = 16
+CHUNK_OCCURRENCES = 64
+CACHED_OCCURRENCES = 100_000
+_EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday: chunks are Monday-to-Monday weeks
+# The chunks whose bounds (and a microsecond before) are times.
+_FIRST = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // CHUNK + 1
+_LAST = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // CHUNK - 1
 # A wall-clock length can exceed the absolute one by a DST shift (at most two hours,
 # in any zone's history): skipping ahead keeps that much margin.
 _DST_SLACK = timedelta(hours=2)
@@ -107,6 +122,12 @@ def _series(start: str, end: str, timezone: str, lines: tuple[str, ...]) -> Seri
     return Series(_instant(start), _instant(end), zone, parse_recurrence(list(lines), zone))
 
 
+# The chunks kept, by series and chunk number (the series is kept alive while its
+# chunks are), oldest first; and how many occurrences (and chunks) they hold.
+_chunks: dict[tuple[Series, int], tuple[tuple[datetime, datetime], ...]] = {}
+_held = 0
+
+
 class Series:
     """One recurring event, parsed once: its occurrences in any window, and its bounds."""
 
@@ -128,8 +149,60 @@ class Series:
         self.reach = (end - start) + _DST_SLACK
         self.end_of = _ender(start, end, zone)
         self.bounds = self._bounds()
+        # Whether every window's occurrences are found whichever point a walk starts
+        # from: not so for a COUNT rule walked from its start (MAX_SCAN).
+        self.chunked = all("count" not in r or one_per_period(r, self.local) for r in rec.rules)
 
     def between(
+        self, window_start: datetime, window_end: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """The occurrences overlapping the window, by start: from the week-long chunks of
+        time it covers (`_chunk`), each expanded once and kept, so that any window asked
+        again (a month, its weeks, its conflicts, another client's) costs no expansion."""
+        try:
+            first = (window_start - self.reach - _EPOCH) // CHUNK
+        except OverflowError:  # near the beginning of time
+            return self._walk(window_start, window_end)
+        last = (window_end - _EPOCH) // CHUNK
+        if not self.chunked or last - first > MAX_CHUNKS or not _FIRST < first <= last < _LAST:
+            return self._walk(window_start, window_end)
+        return self._from_chunks(first, last, window_start, window_end)
+
+    def _from_chunks(
+        self, first: int, last: int, window_start: datetime, window_end: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
+        for chunk in range(first, last + 1):
+            found = _chunks.get((self, chunk))
+            if found is None:
+                found = self._chunk(chunk)
+                if found is None:  # too many to keep: the rest walked, from this chunk on
+                    low = _EPOCH + chunk * CHUNK
+                    yield from (o for o in self._walk(window_start, window_end) if o[0] >= low)
+                    return
+            for occ_start, occ_end in found:
+                if occ_start >= window_end:
+                    return
+                if occ_end > window_start:
+                    yield occ_start, occ_end
+
+    def _chunk(self, chunk: int) -> tuple[tuple[datetime, datetime], ...] | None:
+        """The occurrences starting within the chunk, kept; None (and the series no
+        longer chunked) when it holds more than CHUNK_OCCURRENCES."""
+        global _held
+        low = _EPOCH + chunk * CHUNK
+        # A microsecond early, so that one starting at `low` is there whatever its end.
+        walked = self._walk(low - timedelta(microseconds=1), low + CHUNK)
+        found = tuple(islice((o for o in walked if o[0] >= low), CHUNK_OCCURRENCES + 1))
+        if len(found) > CHUNK_OCCURRENCES:
+            self.chunked = False
+            return None
+        _chunks[self, chunk] = found
+        _held += len(found) + 1
+        while _held > CACHED_OCCURRENCES:
+            _held -= len(_chunks.pop(next(iter(_chunks)))) + 1  # the oldest
+        return found
+
+    def _walk(
         self, window_start: datetime, window_end: datetime
     ) -> Iterator[tuple[datetime, datetime]]:
         # Anything starting before `ahead` ends before the window: rules may skip it,

@@ -13,6 +13,7 @@ from storage.recurrence import event_bounds, event_occurrences
 MAX_OCCURRENCES = 5000
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 FAR = datetime(2010, 1, 1, tzinfo=UTC)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from storage.recurrence import FAR_FUTURE
 from tests.storage.recurrence_times import (
+    DAY,
     FAR,
     HOUR,
     MAX_OCCURRENCES,
@@ -276,3 +277,35 @@ def test_series_span_when_everything_is_excluded() -> None:
     lines = ["RRULE:FREQ=DAILY;COUNT=1", "EXDATE:20260302T080000Z"]
     assert paris(lines) == []
     assert series_span(PARIS_START, PARIS_END, "Europe/Paris", lines) == (PARIS_START, PARIS_END)
+
+
+@pytest.mark.parametrize(
+    ("lines", "length"),
+    [
+        (["RRULE:FREQ=HOURLY;INTERVAL=2"], HOUR),  # too many a week to keep: walked
+        (["RRULE:FREQ=DAILY;BYHOUR=9,21"], HOUR),  # fourteen a week: kept
+        (["RRULE:FREQ=WEEKLY;BYDAY=SU,MO"], 30 * HOUR),  # across the weeks' edges
+        (["RRULE:FREQ=DAILY", "EXDATE:20290326T080000Z"], HOUR),
+    ],
+)
+def test_any_window_matches_a_full_walk_across_kept_weeks(
+    lines: list[str], length: timedelta
+) -> None:
+    """Occurrences are found a week of time at a time, and kept: every window, whatever
+    weeks it covers, at their edges and across DST, answers what a full walk answers."""
+    start = utc("2029-03-19T08:00:00Z")  # a week before Paris moves to summer time
+    end = start + length
+    whole = occurrences(start, end, "Europe/Paris", lines, start, start + 300 * DAY, 10_000)
+    monday = utc("2029-03-26T00:00:00Z")  # where a kept week begins
+    windows = [
+        (monday, monday + 7 * DAY),
+        (monday - timedelta(microseconds=1), monday + timedelta(microseconds=1)),
+        (monday + 3 * HOUR, monday + 23 * DAY),
+        (start - 3 * DAY, start + DAY),
+        (monday + 40 * DAY, monday + 40 * DAY + HOUR),
+        (monday - 2 * DAY, monday + 200 * DAY),  # wider than kept weeks cover: walked
+    ]
+    for _ in range(2):  # expanded, then from the weeks kept the first time
+        for low, high in windows:
+            expected = [(s, e) for s, e in whole if s < high and e > low]
+            assert occurrences(start, end, "Europe/Paris", lines, low, high, 10_000) == expected
