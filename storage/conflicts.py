@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,19 +28,13 @@ MAX_SWEPT = 10_000
 Span = tuple[datetime, datetime]
 
 
-class Conflicts(NamedTuple):
-    """Each overlapping pair of occurrences (of different events) in a window, by the
-    later one's start, as two indexes into `sides` (`conflict_json` of each paired
-    occurrence): one is in many pairs of a busy window, and is then written out once."""
-
-    sides: list[dict[str, Any]]
-    pairs: list[tuple[int, int]]
-
-
 async def conflicting_pairs(
     reader: SnapshotRows, user_id: int, start: datetime, end: datetime
-) -> Conflicts:
-    """Every overlapping pair of occurrences of different events in the window."""
+) -> list[dict[str, Any]]:
+    """Every overlapping pair of occurrences of different events in the window, by the
+    later one's start, as the contract writes it: {"a": earlier, "b": later}, each side
+    as `conflict_json` gives it. One occurrence is in many pairs of a busy window: its
+    side is made once and shared by them."""
     rows = await window_rows(reader, user_id, start, end)
     swept: list[Entry] = []
     for row in rows:
@@ -52,22 +46,17 @@ async def conflicting_pairs(
     # Sorted at once, in expanded order: the answer is not paged, and one sort costs
     # less than a lazy merge of hundreds of series.
     swept.sort()
+    titles = _titles(rows)
+    sides = [conflict_json(occ, titles) for occ in swept]
     ends, owners = [o[3] for o in swept], [o[1] for o in swept]
-    paired: list[tuple[int, int]] = []
+    pairs: list[dict[str, Any]] = []
     active: list[int] = []  # those still running, by index
     for n, occ in enumerate(swept):
-        moment, owner = occ[0], owners[n]
+        moment, owner, later = occ[0], owners[n], sides[n]
         active = [a for a in active if ends[a] > moment]
-        paired.extend((a, n) for a in active if owners[a] != owner)
+        pairs.extend({"a": sides[a], "b": later} for a in active if owners[a] != owner)
         active.append(n)
-    # Only the occurrences in a pair are written out.
-    titles = _titles(rows)
-    places: dict[int, int] = {}
-    sides: list[dict[str, Any]] = []
-    for n in sorted({n for pair in paired for n in pair}):
-        places[n] = len(sides)
-        sides.append(conflict_json(swept[n], titles))
-    return Conflicts(sides, [(places[a], places[b]) for a, b in paired])
+    return pairs
 
 
 async def conflicts_with(

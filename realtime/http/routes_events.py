@@ -148,11 +148,8 @@ async def list_conflicts(request: Request) -> Response:
     principal = await authenticate(request)
     start, end = query_window(request, required=True)
     assert start is not None and end is not None
-    found = await resources(request).reads.conflicts(principal.user, start, end)
-    # One occurrence is in many pairs of a busy window: its JSON is built once.
-    sides = found.sides
-    items = [{"a": sides[a], "b": sides[b]} for a, b in found.pairs]
-    return api_response(request, {"items": items})
+    pairs = await resources(request).reads.conflicts(principal.user, start, end)
+    return api_response(request, {"items": pairs})
 
 
 @describe(

@@ -13,7 +13,7 @@ from typing import Any
 
 from storage import events as event_store
 from storage import history
-from storage.conflicts import Conflicts, conflicting_pairs
+from storage.conflicts import conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
@@ -46,8 +46,9 @@ class CalendarReads:
         async with snapshot(self._db) as reader:
             return await event_store.list_occurrences(reader, query)
 
-    async def conflicts(self, user: User, start: datetime, end: datetime) -> Conflicts:
-        """Every overlapping pair of occurrences in the caller's calendar within the window."""
+    async def conflicts(self, user: User, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Every overlapping pair of occurrences in the caller's calendar within the window,
+        as the contract writes them."""
         async with snapshot(self._db) as reader:
             return await conflicting_pairs(reader, user.id, start, end)
 
