@@ -106,10 +106,12 @@ class _Expansion:
                 self.shown[original] = shown
         self.moved = sorted(moved, key=itemgetter(0, 1))
         self.moved_from = frozenset(original for _, original, _, _ in moved)
+        # Most series: no override at all, their occurrences are the series' own.
+        self.plain = not self.moved and not self.shown
 
     def between(self, window_start: datetime, window_end: datetime) -> Iterator[SeriesOccurrence]:
         series = self.series.between(window_start, window_end)
-        if not self.moved and not self.shown:  # most series: no override at all
+        if self.plain:
             return ((start, start, end, NO_FIELDS) for start, end in series)
         shown, moved_from = self.shown, self.moved_from
         staying = (
