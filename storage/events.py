@@ -185,8 +185,8 @@ def _listing(windowed: bool, text: bool, role: bool) -> sa.Select[Any]:
     """A plain listing's batch: whole records after the id `after`, `batch` of them."""
     query = _filters(_window_filter(_visible_select(*_WHOLE), windowed, windowed), text, role)
     return (
-        query.where(events.c.id > sa.bindparam("after"))
-        .order_by(events.c.id)
+        query.where(permissions.c.event_id > sa.bindparam("after"))
+        .order_by(permissions.c.event_id)
         .limit(sa.bindparam("batch", type_=sa.Integer))
     )
 
