@@ -38,8 +38,8 @@ _BATCH = 200
 
 
 class Occurrence(msgspec.Struct, frozen=True):
-    """One occurrence as it now is (overrides applied). A struct rather than a dataclass:
-    a month's conflicts make thousands, and a struct is made ten times faster."""
+    """One occurrence of an expanded page as it now is (overrides applied), with its
+    event read whole. Below the page, occurrences are plain tuples (`Entry`)."""
 
     event: EventRecord
     role: str
@@ -53,10 +53,6 @@ class Occurrence(msgspec.Struct, frozen=True):
     @property
     def occurrence_id(self) -> str | None:
         return None if self.original is None else format_time(self.original)
-
-    @property
-    def title(self) -> str:
-        return self.fields.get("title", self.event.document["title"])  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -266,6 +262,7 @@ async def list_events(
             after = row[0]
             if windowed:
                 # The bounds alone may span a gap in a series: is an occurrence in it?
+                # (`_WHOLE`'s start, end, zone, rules and overrides.)
                 expansion = expansion_of(row[6], row[7], row[8], row[10], row[12])
                 assert q.start is not None and q.end is not None
                 if expansion is not None and not expansion.occurs_between(q.start, q.end):
@@ -328,7 +325,9 @@ async def window_rows(
 
 # One occurrence while a window is expanded: (start, event id, original start or the
 # start, end, original start or None for a single event, the overridden fields). Plain
-# tuples that order by occurrence_key without a key function: the first three are unique.
+# tuples that order without a key function, by (start, event id, original start): unique
+# (two occurrences of one series may be moved to the same start), so a cursor (that
+# key) never skips or repeats an occurrence, and nothing past it is ever compared.
 Entry = tuple[datetime, int, datetime, datetime, datetime | None, Mapping[str, Any]]
 
 
@@ -359,13 +358,6 @@ def entries_of(row: Row, start: datetime, end: datetime) -> list[Entry] | Iterat
     if expansion.plain:  # a generator fewer for each series and occurrence
         return ((s, event_id, s, e, s, NO_FIELDS) for s, e in expansion.series.between(start, end))
     return ((s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(start, end))
-
-
-def occurrence_key(occ: Occurrence) -> tuple[datetime, int, datetime]:
-    """An occurrence's place in expanded order: start, event id, then original start, as
-    two occurrences of one series may be moved to the same start. Unique, so a cursor
-    (this key) never skips or repeats an occurrence."""
-    return occ.start, occ.event.id, occ.original or occ.start
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -2,9 +2,10 @@
 
 An override (PROTOCOL.md v1.1) replaces some fields of one occurrence, keyed by the
 occurrence's original start in UTC; a moved occurrence keeps that key. Every read
-that expands a series (listings, windows, conflicts) goes through
-`occurrences_as_now`, so an occurrence is found where it now is. Pure: no I/O (each
-document's overrides are read once and kept, keyed by their content).
+that expands a series goes through an `_Expansion` (`occurrences_as_now` for a
+document, `expansion_of` for a stored row of the window's reads), so an occurrence is
+found where it now is. Pure: no I/O (each document's overrides are read once and kept,
+keyed by their content).
 """
 
 from __future__ import annotations
@@ -69,14 +70,6 @@ def occurrences_as_now(
         (start, None, end, NO_FIELDS)
         for start, end in event_occurrences(document, window_start, window_end)
     )
-
-
-def occurs_between(document: dict[str, Any], window_start: datetime, window_end: datetime) -> bool:
-    """Whether an occurrence overlaps the window, overrides applied: what a plain listing
-    asks of each series, answered without making an occurrence."""
-    if document["recurrence"]:
-        return _expansion(document).occurs_between(window_start, window_end)
-    return next(event_occurrences(document, window_start, window_end), None) is not None
 
 
 class _Expansion:
