@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.edit_pool import EditConnections
+from storage.bare_asyncpg import BareConnections
 from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,8 @@ class Database:
         self.url = url
         sa_url, connect_args = parse_database_url(url)
         self.dialect = sa_url.get_backend_name()
-        self._edits: EditConnections | None = None
-        self._snapshots: EditConnections | None = None
+        self._edits: BareConnections | None = None
+        self._snapshots: BareConnections | None = None
         self._sqlite_direct: sqlite3.Connection | None = None
         if self.dialect == "sqlite":
             self.engine = create_async_engine(
@@ -122,14 +122,14 @@ class Database:
             )
             _ping_idle_connections(self.engine)
             driver = _driver_arguments(self.engine, connect_args)
-            self._edits = EditConnections(
+            self._edits = BareConnections(
                 functools.partial(asyncpg.connect, **driver),
                 pool_size,
                 ping_if_idle_for=PING_IF_IDLE_FOR,
             )
             # The same kind of pool (503 on loss, pinged when idle), for snapshot().
             settings = {**driver.get("server_settings", {}), **SNAPSHOT_SETTINGS}
-            self._snapshots = EditConnections(
+            self._snapshots = BareConnections(
                 functools.partial(asyncpg.connect, **{**driver, "server_settings": settings}),
                 pool_size,
                 ping_if_idle_for=PING_IF_IDLE_FOR,
@@ -187,7 +187,7 @@ class Database:
     @asynccontextmanager
     async def edit_transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """PostgreSQL only: a write transaction on a bare asyncpg connection, for the edit
-        engine's hot path (storage/edit_pool.py says why)."""
+        engine's hot path (storage/bare_asyncpg.py says why)."""
         assert self._edits is not None, "edit_transaction is for PostgreSQL"
         async with self._edits.transaction() as conn:
             yield conn

@@ -2,7 +2,7 @@
 
 Every database and every change can run them through SQLAlchemy (`CoreEditSql`). A
 live edit runs the very same statements, compiled once, on a bare connection: asyncpg
-on PostgreSQL (`AsyncpgEditSql`, storage/edit_pool.py says why), sqlite3 in the event
+on PostgreSQL (`AsyncpgEditSql`, storage/bare_asyncpg.py says why), sqlite3 in the event
 loop's thread on SQLite (`SqliteEditSql`). One spelling of the SQL, three ways to send it.
 """
 
@@ -18,11 +18,11 @@ from typing import Any, cast
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from storage.bare_asyncpg import compiled
 from storage.database import Database
 from storage.records import VersionRecord, version_record
 from storage.tables import audit_records, event_versions, events, permissions
@@ -156,7 +156,7 @@ class CoreEditSql(EditSql):
 
 class AsyncpgEditSql(EditSql):
     """PostgreSQL: the same statements, compiled for asyncpg, on a bare connection. JSON
-    goes in and out through the connection's codecs (storage/edit_pool.py)."""
+    goes in and out through the connection's codecs (storage/bare_asyncpg.py)."""
 
     postgres = True
 
@@ -166,12 +166,12 @@ class AsyncpgEditSql(EditSql):
     async def _rows(
         self, statement: sa.ClauseElement, params: dict[str, Any]
     ) -> list[Mapping[Any, Any]]:
-        sql, names = _compiled(statement)
+        sql, names = compiled(statement)
         rows: list[Mapping[Any, Any]] = await self._raw.fetch(sql, *(params[n] for n in names))
         return rows
 
     async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
-        sql, names = _compiled(statement)
+        sql, names = compiled(statement)
         await self._raw.execute(sql, *(params[n] for n in names))
 
 
@@ -328,22 +328,6 @@ def _move_and_log_params(
 
 def _bound(table: sa.Table, columns: tuple[str, ...], prefix: str) -> dict[str, Any]:
     return {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in columns}
-
-
-_ASYNCPG = asyncpg_dialect.dialect()
-
-
-@cache
-def _compiled(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...]]:
-    """The statement's SQL for asyncpg ($1, $2, ...) and its parameters' names in order.
-
-    Values go to asyncpg as they are: the edit binds ints, strings, aware datetimes and
-    JSON values, which the pool's codecs (storage/edit_pool.py) encode as SQLAlchemy
-    would.
-    """
-    compiled = statement.compile(dialect=_ASYNCPG)
-    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
-    return str(compiled), tuple(compiled.positiontup)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ SHOWN_FIELDS = ("title", "description", "location", "metadata")
 # Expanded documents kept per process, keyed by what they are made of (each version
 # of an event is prepared once; a rollback to an old version finds it again).
 CACHED_EXPANSIONS = 4096
+# An expansion is kept only while its overrides' JSON is at most this long: a key and an
+# expansion hold them about three times, so the caches stay under about 150 MB however
+# large the documents (a series with a few overrides is a few hundred bytes).
+CACHED_OVERRIDES_TEXT = 4096
 # What an occurrence without an override shows of its own: nothing (shared, read-only).
 NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
@@ -139,9 +143,11 @@ def _expansion(document: dict[str, Any]) -> _Expansion:
     )
     found = _expansions.get(key)
     if found is None:
-        found = _expansions[key] = _Expansion(document)
-        if len(_expansions) > CACHED_EXPANSIONS:
-            del _expansions[next(iter(_expansions))]  # the oldest
+        found = _Expansion(document)
+        if len(key[-1]) <= CACHED_OVERRIDES_TEXT:
+            _expansions[key] = found
+            if len(_expansions) > CACHED_EXPANSIONS:
+                del _expansions[next(iter(_expansions))]  # the oldest
     return found
 
 
@@ -173,9 +179,10 @@ def expansion_of(
             "overrides": read_json(overrides),
         }
         found = _expansion(document)
-    _by_row[key] = found
-    if len(_by_row) > CACHED_EXPANSIONS:
-        del _by_row[next(iter(_by_row))]  # the oldest
+    if len(overrides) <= CACHED_OVERRIDES_TEXT:
+        _by_row[key] = found
+        if len(_by_row) > CACHED_EXPANSIONS:
+            del _by_row[next(iter(_by_row))]  # the oldest
     return found
 
 

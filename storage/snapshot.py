@@ -18,15 +18,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from functools import cache
 from typing import Any, cast
 
 import asyncpg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
 
+from storage.bare_asyncpg import compiled
 from storage.database import Database
 
 Row = Sequence[Any]
@@ -84,22 +82,10 @@ class AsyncpgRows(SnapshotRows):
         self._raw = raw
 
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
-        sql, names = _compiled(statement)
+        sql, names = compiled(statement)
         return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
 
 
 def as_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     """A JSON column as its text (PostgreSQL's jsonb text, SQLite's stored text)."""
     return sa.cast(column, sa.Text).label(column.key if hasattr(column, "key") else None)
-
-
-_ASYNCPG = asyncpg_dialect.dialect()
-
-
-@cache
-def _compiled(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...]]:
-    """The statement's SQL for asyncpg ($1, $2, ...) and its parameters' names in order.
-    Statements are built once per shape (storage.events), so this is bounded."""
-    compiled = statement.compile(dialect=_ASYNCPG)
-    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
-    return str(compiled), tuple(compiled.positiontup)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.timeout(60)
 async def test_idle_connections_killed_by_postgres_are_replaced_unnoticed() -> None:
     """PostgreSQL restarted, or an operator ended the backends: once the pool's
     connections have been idle a while, the next requests get fresh ones, not a 503.
-    Edits run on their own asyncpg connections (storage/edit_pool.py): those too."""
+    Edits run on their own asyncpg connections (storage/bare_asyncpg.py): those too."""
     async with fresh_postgres_schema() as url:
         running = await start_server(server_settings(database_url=url))
         admin = await admin_connection()

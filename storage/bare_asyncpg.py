@@ -1,12 +1,14 @@
-"""PostgreSQL connections for the live edit: asyncpg itself, without SQLAlchemy.
+"""PostgreSQL without SQLAlchemy on the hot paths: asyncpg connections, and statements
+written in SQLAlchemy Core compiled once for them.
 
-An edit is four round trips (BEGIN, the locking read, the write, COMMIT). Through
-SQLAlchemy's pool, transaction and execute path each costs the server about 0.1 ms of
-CPU more than on asyncpg alone, which made the database layer most of a W1 edit's
-CPU (bench/READING.md). This pool hands out bare asyncpg connections for the edit
-engine's statements (storage/edit_sql.py) and keeps what SQLAlchemy's pool gave the
-rest of the server: connection loss is the contract's 503, and a connection idle for
-a while is pinged before use, so a database restart goes unnoticed by the next edit.
+Through SQLAlchemy's pool, transaction and execute path each round trip cost the
+server about 0.1 ms of CPU more than on asyncpg alone, which made the database layer
+most of a live edit's CPU and much of a month listing's (bench/READING.md). These
+pools hand out bare asyncpg connections for the edit engine (storage/edit_sql.py) and
+the calendar window's reads (storage/snapshot.py), and keep what SQLAlchemy's pool
+gave the rest of the server: connection loss is the contract's 503, and a connection
+idle for a while is pinged before use, so a database restart goes unnoticed by the
+next request.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
 import asyncpg
 import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from storage.errors import UNAVAILABLE_SQLSTATES, ServiceUnavailable, TandemError
 
@@ -29,7 +35,7 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
-class EditConnections:
+class BareConnections:
     """At most `size` asyncpg connections, opened on demand and reused."""
 
     def __init__(self, connect: Connect, size: int, *, ping_if_idle_for: float) -> None:
@@ -151,3 +157,18 @@ def _lost(exc: BaseException) -> bool:
 def _unavailable(exc: BaseException) -> ServiceUnavailable:
     log.warning("database unavailable: %s", exc.__class__.__name__)
     return ServiceUnavailable("the database is unavailable")
+
+
+_ASYNCPG = asyncpg_dialect.dialect()
+
+
+@cache  # statements are built once per shape, so this stays small
+def compiled(statement: sa.ClauseElement) -> tuple[str, tuple[str, ...]]:
+    """The statement's SQL for asyncpg ($1, $2, ...) and its parameters' names in order.
+
+    Values go to asyncpg as they are: callers bind ints, strings, aware datetimes,
+    arrays and JSON values, which the pools' codecs encode as SQLAlchemy would.
+    """
+    result = statement.compile(dialect=_ASYNCPG)
+    assert isinstance(result, SQLCompiler) and result.positiontup is not None
+    return str(result), tuple(result.positiontup)
