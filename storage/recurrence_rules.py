@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,10 @@ MAX_LINES = 50
 MAX_LINE_LENGTH = 1000
 # Far past any calendar need; dateutil's day stepping costs grow with it.
 MAX_INTERVAL = 1000
+# Every edit of a series checks its rules again, most often unchanged: the answers for
+# the usual few short lines are kept (bounded in entries and in text).
+CACHED_RULES = 1024
+CACHED_RULES_TEXT = 1024
 # A rule must match within this many years of its start (see the probe).
 PROBE_YEARS = 100
 
@@ -87,6 +92,21 @@ def load_zone(name: object) -> ZoneInfo | None:
 
 def recurrence_problem(lines: list[str], start: datetime, timezone: str) -> str | None:
     """None when the lines are a usable recurrence for this start and zone, else why not."""
+    if (
+        isinstance(lines, list)
+        and all(isinstance(line, str) for line in lines)
+        and sum(map(len, lines)) <= CACHED_RULES_TEXT
+    ):
+        return _cached_problem(tuple(lines), start, timezone)
+    return _problem(lines, start, timezone)
+
+
+@lru_cache(maxsize=CACHED_RULES)
+def _cached_problem(lines: tuple[str, ...], start: datetime, timezone: str) -> str | None:
+    return _problem(list(lines), start, timezone)
+
+
+def _problem(lines: list[str], start: datetime, timezone: str) -> str | None:
     zone = load_zone(timezone)
     if zone is None:
         return "unknown time zone"
