@@ -182,7 +182,8 @@ async def test_redis_restart_is_survived(
 async def test_start_while_redis_is_down(
     throwaway_redis: RedisServer, make_broadcast: Callable, channel: str
 ) -> None:
-    """A broadcast connects without Redis, then resyncs and delivers once Redis comes."""
+    """A broadcast connects without Redis, then resyncs and delivers once Redis comes.
+    Publishers at once while it is down each get BroadcastUnavailable (none waits on)."""
     await asyncio.to_thread(throwaway_redis.stop)
     a, b = await make_broadcast(throwaway_redis.url), await make_broadcast(throwaway_redis.url)
     assert not await b.healthy()
@@ -190,6 +191,12 @@ async def test_start_while_redis_is_down(
         with pytest.raises(BroadcastUnavailable):
             await a.publish(channel, b"early")
         assert await payloads(on_a, 1) == [b"early"]  # local delivery happened anyway
+        burst = [f"burst {i}".encode() for i in range(5)]
+        refused = await asyncio.gather(
+            *(a.publish(channel, payload) for payload in burst), return_exceptions=True
+        )
+        assert all(isinstance(outcome, BroadcastUnavailable) for outcome in refused), refused
+        assert await payloads(on_a, 5) == burst
         await asyncio.to_thread(throwaway_redis.start)
         assert await next_delivery(on_b, within=10) == Resync(channel, "reconnected")
         assert await next_delivery(on_a, within=10) == Resync(channel, "reconnected")
