@@ -49,6 +49,8 @@ class Outbox:
                 try:
                     await self._send([(channel, message) for channel, message, _ in batch])
                 except Exception as exc:
+                    # Whatever the failure, every publisher of the batch must hear it
+                    # (Redis' errors become BroadcastUnavailable there), or it waits forever.
                     _settle(batch, exc)
                 except asyncio.CancelledError:
                     _settle(batch, ConnectionError("the broadcast was disconnected"))
