@@ -57,7 +57,8 @@ class Listener:
 
     async def _resync(self, on_resync: Callable[[], Awaitable[None]]) -> None:
         """Run `on_resync` until the database has answered it after the last gap (it may
-        be down as well), beside the messages, which need no database."""
+        be down as well), beside the messages, which need no database. A resync that
+        fails is tried again: until one succeeds, the sockets may be missing versions."""
         try:
             while self._resync_owed:
                 self._resync_owed = False
@@ -71,8 +72,16 @@ class Listener:
                         RETRY_AFTER_OUTAGE,
                     )
                     await asyncio.sleep(RETRY_AFTER_OUTAGE)
-        except Exception:
-            log.exception("listener %s: resync failed", self.channel)
+                except Exception:
+                    # Not an outage, so a fault here; giving up would leave the sockets
+                    # behind for good, so it is logged whole and tried again.
+                    self._resync_owed = True
+                    log.exception(
+                        "listener %s: resync failed; again in %s s",
+                        self.channel,
+                        RETRY_AFTER_OUTAGE,
+                    )
+                    await asyncio.sleep(RETRY_AFTER_OUTAGE)
         finally:
             self._resyncing = None
 
