@@ -2,7 +2,7 @@
 
 Both sweep occurrences in start order: a window's pairs from its occurrences sorted
 at once (at most MAX_SWEPT of them), a new event's clashes from a lazy merge as
-storage.events makes it, holding only the occurrences still running.
+storage.window_entries makes it, holding only the occurrences still running.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import ErrorCode, TandemError, validation_error
-from storage.events import Entry, entries_of, merged, window_rows
+from storage.events import window_rows
 from storage.overrides import occurrences_as_now, span
 from storage.recurrence import FAR_FUTURE
 from storage.snapshot import Row, SnapshotRows, within
+from storage.window_entries import Entry, entries_of, merged
 
 # The most occurrences one conflict search sweeps: its answer is not paged, so its
 # size must be bounded; past it the answer asks for a narrower window. (Expanded

@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import heapq
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from itertools import dropwhile, islice
 from typing import Any
 
 import msgspec
@@ -22,7 +20,7 @@ from storage import audit, sync_log
 from storage.database import read_json
 from storage.document import format_time
 from storage.errors import not_found, validation_error
-from storage.overrides import NO_FIELDS, expansion_of
+from storage.overrides import expansion_of
 from storage.records import (
     RECORD_COLUMNS,
     EventRecord,
@@ -32,6 +30,7 @@ from storage.records import (
 )
 from storage.snapshot import Row, SnapshotRows, as_text
 from storage.tables import event_versions, events, permissions
+from storage.window_entries import first_entries
 
 # Rows fetched per round when recurring events must be checked in Python.
 _BATCH = 200
@@ -295,10 +294,8 @@ async def list_occurrences(
         seek = max(q.start, after[0])
     # What starts at or after `seek` ends after it: events that end sooner drop out in SQL.
     statement = _window(bool(q.text), q.role is not None, False)
-    found = merged(await reader.rows(statement, _params(q, start=seek)), seek, q.end)
-    if after is not None:
-        found = dropwhile(lambda entry: entry[:3] <= after, found)
-    page = list(islice(found, q.limit + 1))
+    rows = await reader.rows(statement, _params(q, start=seek))
+    page = first_entries(rows, seek, q.end, q.limit + 1, after)
     more = len(page) > q.limit
     page = page[: q.limit]
     ids = list({entry[1] for entry in page})
@@ -321,43 +318,6 @@ async def window_rows(
     less the event `excluded`."""
     params = {"user_id": user_id, "start": start, "end": end, "excluded": excluded}
     return await reader.rows(_window(False, False, excluded is not None), params)
-
-
-# One occurrence while a window is expanded: (start, event id, original start or the
-# start, end, original start or None for a single event, the overridden fields). Plain
-# tuples that order without a key function, by (start, event id, original start): unique
-# (two occurrences of one series may be moved to the same start), so a cursor (that
-# key) never skips or repeats an occurrence, and nothing past it is ever compared.
-Entry = tuple[datetime, int, datetime, datetime, datetime | None, Mapping[str, Any]]
-
-
-def merged(rows: Iterable[Row], start: datetime, end: datetime) -> Iterator[Entry]:
-    """The occurrences of light rows in the window in expanded order, lazily: a k-way
-    merge of one generator per series (and one sorted list of the single events'
-    occurrences), so memory follows the events, never the occurrences."""
-    single: list[Entry] = []
-    series = []
-    for row in rows:
-        found = entries_of(row, start, end)
-        if isinstance(found, list):
-            single.extend(found)
-        else:
-            series.append(found)
-    single.sort()
-    return heapq.merge(single, *series)
-
-
-def entries_of(row: Row, start: datetime, end: datetime) -> list[Entry] | Iterator[Entry]:
-    """A light row's occurrences in the window by start: a list for a single event (of
-    one at most), a generator for a series."""
-    event_id, first, last = row[0], row[2], row[3]
-    expansion = expansion_of(first, last, row[4], row[5], row[6])
-    if expansion is None:
-        overlaps = first < end and last > start
-        return [(first, event_id, first, last, None, NO_FIELDS)] if overlaps else []
-    if expansion.plain:  # a generator fewer for each series and occurrence
-        return ((s, event_id, s, e, s, NO_FIELDS) for s, e in expansion.series.between(start, end))
-    return ((s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(start, end))
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

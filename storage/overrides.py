@@ -2,7 +2,7 @@
 
 An override (PROTOCOL.md v1.1) replaces some fields of one occurrence, keyed by the
 occurrence's original start in UTC; a moved occurrence keeps that key. Every read
-that expands a series goes through an `_Expansion` (`occurrences_as_now` for a
+that expands a series goes through an `Expansion` (`occurrences_as_now` for a
 document, `expansion_of` for a stored row of the window's reads), so an occurrence is
 found where it now is. Pure: no I/O (each document's overrides are read once and kept,
 keyed by their content).
@@ -76,7 +76,7 @@ def occurrences_as_now(
     )
 
 
-class _Expansion:
+class Expansion:
     """A recurring document's overrides, read once: which occurrences moved where,
     and what the others show of their own."""
 
@@ -128,10 +128,10 @@ class _Expansion:
         return any(start not in moved_from for start, _ in series)
 
 
-_expansions: dict[tuple[Any, ...], _Expansion] = {}
+_expansions: dict[tuple[Any, ...], Expansion] = {}
 
 
-def _expansion(document: dict[str, Any]) -> _Expansion:
+def _expansion(document: dict[str, Any]) -> Expansion:
     # Keyed by the stored strings; repr tells JSON values apart (1, 1.0, True, "1").
     overrides = document["overrides"]
     key = (
@@ -143,7 +143,7 @@ def _expansion(document: dict[str, Any]) -> _Expansion:
     )
     found = _expansions.get(key)
     if found is None:
-        found = _Expansion(document)
+        found = Expansion(document)
         if len(key[-1]) <= CACHED_OVERRIDES_TEXT:
             _expansions[key] = found
             if len(_expansions) > CACHED_EXPANSIONS:
@@ -153,12 +153,12 @@ def _expansion(document: dict[str, Any]) -> _Expansion:
 
 # Expansions by a row's stored values (rules and overrides as JSON text), so that a
 # window's reads find each series without decoding or hashing its JSON values.
-_by_row: dict[tuple[datetime, datetime, str, str, str], _Expansion | None] = {}
+_by_row: dict[tuple[datetime, datetime, str, str, str], Expansion | None] = {}
 
 
 def expansion_of(
     start: datetime, end: datetime, timezone: str, recurrence: str, overrides: str
-) -> _Expansion | None:
+) -> Expansion | None:
     """The expansion of a stored event, from its columns (rules and overrides as the
     JSON text they are stored as); None for a single event."""
     if recurrence == "[]":  # a single event, as both databases store its rules

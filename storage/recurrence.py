@@ -104,6 +104,11 @@ def series_of(document: dict[str, Any]) -> Series:
     return _series(document["start_time"], document["end_time"], document["timezone"], lines)
 
 
+def next_chunk_edge(moment: datetime) -> datetime:
+    """The first edge of the weeks a series keeps (`Series.between`) after `moment`."""
+    return _EPOCH + ((moment - _EPOCH) // CHUNK + 1) * CHUNK
+
+
 def _instant(text: str) -> datetime:
     moment = _parse_time(text)
     assert moment is not None  # a stored document is canonical

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import bare_asyncpg
 from storage.conflicts import conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, list_events
@@ -61,3 +63,32 @@ async def _setting(reader: AsyncpgRows, name: str) -> str:
 
 async def plan_cache_mode(conn: AsyncConnection) -> str:
     return (await conn.execute(sa.text("SHOW plan_cache_mode"))).scalar_one()
+
+
+async def test_bare_connections_read_and_write_times_exactly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bare pools decode times themselves (kept per process): every instant comes
+    back as the aware UTC datetime it was, before 2000 (PostgreSQL's epoch) and after,
+    to the microsecond, and the same again once the kept ones are dropped."""
+    monkeypatch.setattr(bare_asyncpg, "KEPT_TIMES", 3)
+    instants = [
+        datetime(1969, 7, 20, 20, 17, 40, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2000, 1, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, 12, 0, 0, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, tzinfo=UTC),  # storage.recurrence.FAR_FUTURE
+    ]
+    moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
+    query = sa.select(moment, sa.cast(sa.func.to_char(moment, sa.literal_column("'US'")), sa.Text))
+    async with fresh_postgres_schema() as url:
+        database = Database(url)
+        try:
+            for _ in range(2):
+                async with snapshot(database) as reader:
+                    for instant in instants:
+                        [(back, micros)] = await reader.rows(query, {"moment": instant})
+                        assert back == instant and back.tzinfo == UTC
+                        assert int(micros) % 1_000_000 == instant.microsecond
+        finally:
+            await database.close()
