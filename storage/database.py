@@ -211,6 +211,14 @@ class Database:
             yield conn
 
     @asynccontextmanager
+    async def snapshot_statement(self) -> AsyncIterator[asyncpg.Connection]:
+        """PostgreSQL only: a connection of `snapshot`'s pool outside a transaction,
+        for a read of one statement (which sees one snapshot of its own)."""
+        assert self._snapshots is not None, "snapshot_statement is for PostgreSQL"
+        async with self._snapshots.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
     async def sqlite_edit_transaction(self) -> AsyncIterator[sqlite3.Connection | None]:
         """SQLite only: a write transaction on a bare sqlite3 connection that runs in the
         event loop's own thread, for the edit engine's hot path (storage/edit_sql.py).

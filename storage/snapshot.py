@@ -8,6 +8,8 @@ transaction and execute path the same reads cost a month listing several round t
 and about a millisecond of CPU more (bench/READING.md). Elsewhere (SQLite, whose read
 transaction is a snapshot already, and a conflict check inside an edit's transaction)
 the same statements go through SQLAlchemy. One spelling of the SQL, two ways to send it.
+A read that is nearly always one statement (a plain page, a window's conflicts) goes
+through `read_window`, which sends that statement alone, without BEGIN and COMMIT.
 
 JSON columns are selected as text (`as_text`): a window's rows are read for a few of
 their fields, and the callers decode what they use.
@@ -16,9 +18,9 @@ their fields, and the callers decode what they use.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -28,6 +30,7 @@ from storage.bare_asyncpg import compiled
 from storage.database import Database
 
 Row = Sequence[Any]
+T = TypeVar("T")
 
 # What an edit's transaction sets before a window query (a snapshot's connection is
 # set up so once, SNAPSHOT_SETTINGS): see storage.database.
@@ -42,6 +45,28 @@ class SnapshotRows(ABC):
 
     @abstractmethod
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]: ...
+
+
+class _SecondStatement(Exception):
+    """A read begun as one statement asked for another."""
+
+
+async def read_window(database: Database, read: Callable[[SnapshotRows], Awaitable[T]]) -> T:
+    """`read` in one snapshot, sending no more than it needs.
+
+    On PostgreSQL `read` first runs outside a transaction: a month's page is nearly
+    always one statement, which sees one snapshot of its own, and BEGIN and COMMIT cost
+    two round trips more (bench/READING.md). Should it ask for a second statement, it
+    runs again, whole, in a snapshot transaction.
+    """
+    if not database.is_sqlite:
+        async with database.snapshot_statement() as raw:
+            try:
+                return await read(_OneStatement(raw))
+            except _SecondStatement:
+                pass
+    async with snapshot(database) as reader:
+        return await read(reader)
 
 
 @asynccontextmanager
@@ -84,6 +109,20 @@ class AsyncpgRows(SnapshotRows):
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
         sql, names = compiled(statement)
         return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
+
+
+class _OneStatement(AsyncpgRows):
+    """PostgreSQL outside a transaction: one statement, and _SecondStatement after it."""
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        super().__init__(raw)
+        self._sent = False
+
+    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+        if self._sent:
+            raise _SecondStatement
+        self._sent = True
+        return await super().rows(statement, params)
 
 
 def as_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:

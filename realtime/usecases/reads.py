@@ -19,7 +19,7 @@ from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
 from storage.permissions import Permission, list_permissions, require_role
 from storage.records import EventRecord
-from storage.snapshot import snapshot
+from storage.snapshot import read_window, snapshot
 from storage.users import User
 
 
@@ -38,8 +38,7 @@ class CalendarReads:
 
     async def events(self, query: EventQuery) -> tuple[list[tuple[EventRecord, str]], str | None]:
         """One page of the caller's events, with the caller's role on each."""
-        async with snapshot(self._db) as reader:
-            return await event_store.list_events(reader, query)
+        return await read_window(self._db, lambda reader: event_store.list_events(reader, query))
 
     async def occurrences(self, query: EventQuery) -> tuple[list[Occurrence], str | None]:
         """One page of the occurrences in the query's window (start and end both given)."""
@@ -49,8 +48,9 @@ class CalendarReads:
     async def conflicts(self, user: User, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every overlapping pair of occurrences in the caller's calendar within the window,
         as the contract writes them."""
-        async with snapshot(self._db) as reader:
-            return await conflicting_pairs(reader, user.id, start, end)
+        return await read_window(
+            self._db, lambda reader: conflicting_pairs(reader, user.id, start, end)
+        )
 
     async def history(
         self, user: User, event_id: int, *, limit: int, after: int | None

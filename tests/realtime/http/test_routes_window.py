@@ -107,6 +107,37 @@ async def test_bad_windows_and_cursors_are_refused(client: httpx.AsyncClient) ->
     assert stolen.status_code == 422  # a cursor is bound to its caller too
 
 
+async def test_a_page_reads_past_series_that_skip_the_window(client: httpx.AsyncClient) -> None:
+    """Series whose bounds span the window but with no occurrence in it come first in
+    id order: the page reads on past them (on PostgreSQL, a second statement, in one
+    snapshot with the first) until it is full, and its cursor goes on from there."""
+    alice = await register(client)
+    for _ in range(4):  # the 1st of each month: nothing between the 10th and the 20th
+        await create_event(
+            client,
+            alice,
+            start_time="2026-01-01T09:00:00Z",
+            end_time="2026-01-01T10:00:00Z",
+            recurrence=["RRULE:FREQ=MONTHLY"],
+        )
+    singles = [
+        await create_event(
+            client,
+            alice,
+            start_time=f"2026-06-1{day}T09:00:00Z",
+            end_time=f"2026-06-1{day}T10:00:00Z",
+        )
+        for day in (2, 4, 6)
+    ]
+    window = {"start": "2026-06-10T00:00:00Z", "end": "2026-06-20T00:00:00Z", "limit": "2"}
+    first = (await client.get(EVENTS, params=window, headers=alice.headers)).json()
+    assert [e["id"] for e in first["items"]] == [e["id"] for e in singles[:2]]
+    params = {**window, "cursor": first["next_cursor"]}
+    second = (await client.get(EVENTS, params=params, headers=alice.headers)).json()
+    assert [e["id"] for e in second["items"]] == [singles[2]["id"]]
+    assert second["next_cursor"] is None
+
+
 async def test_expanded_pages_walk_a_ten_year_window(client: httpx.AsyncClient) -> None:
     """An open-ended daily series that began five years before pages through a ten-year
     window (3,650 occurrences) without gap or repeat; another user sees none of it."""
