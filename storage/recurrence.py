@@ -164,19 +164,66 @@ class Series:
         """The occurrences overlapping the window, by start: from the week-long chunks of
         time it covers (`_chunk`), each expanded once and kept, so that any window asked
         again (a month, its weeks, its conflicts, another client's) costs no expansion."""
+        chunks = self._chunks_of(window_start, window_end)
+        if chunks is None:
+            return self._walk(window_start, window_end)
+        return self._from_chunks(chunks, window_start, window_end)
+
+    def first_between(
+        self, window_start: datetime, window_end: datetime, since: datetime | None, most: int
+    ) -> list[tuple[datetime, datetime]]:
+        """The first `most` of `between`'s occurrences that start at or after `since`, as
+        a list read straight from the kept chunks: an expanded page asks this of every
+        series in its window, and a generator each cost more than their occurrences."""
+        chunks = self._chunks_of(window_start, window_end)
+        if chunks is not None:
+            found = self._first_kept(chunks, window_start, window_end, since, most)
+            if found is not None:
+                return found
+        walked = self._walk(window_start, window_end)
+        return list(islice((o for o in walked if since is None or o[0] >= since), most))
+
+    def _first_kept(
+        self,
+        chunks: range,
+        window_start: datetime,
+        window_end: datetime,
+        since: datetime | None,
+        most: int,
+    ) -> list[tuple[datetime, datetime]] | None:
+        """`first_between` from the kept chunks; None when one holds too many to keep."""
+        found: list[tuple[datetime, datetime]] = []
+        for chunk in chunks:
+            kept = _chunks.get((self, chunk))
+            if kept is None:
+                kept = self._chunk(chunk)
+                if kept is None:
+                    return None
+            for occurrence in kept:
+                if occurrence[0] >= window_end:
+                    return found
+                if occurrence[1] > window_start and (since is None or occurrence[0] >= since):
+                    found.append(occurrence)
+                    if len(found) == most:
+                        return found
+        return found
+
+    def _chunks_of(self, window_start: datetime, window_end: datetime) -> range | None:
+        """The chunks holding every occurrence that overlaps the window; None when it
+        must be walked instead."""
         try:
             first = (window_start - self.reach - _EPOCH) // CHUNK
         except OverflowError:  # near the beginning of time
-            return self._walk(window_start, window_end)
+            return None
         last = (window_end - _EPOCH) // CHUNK
         if not self.chunked or last - first > MAX_CHUNKS or not _FIRST < first <= last < _LAST:
-            return self._walk(window_start, window_end)
-        return self._from_chunks(first, last, window_start, window_end)
+            return None
+        return range(first, last + 1)
 
     def _from_chunks(
-        self, first: int, last: int, window_start: datetime, window_end: datetime
+        self, chunks: range, window_start: datetime, window_end: datetime
     ) -> Iterator[tuple[datetime, datetime]]:
-        for chunk in range(first, last + 1):
+        for chunk in chunks:
             found = _chunks.get((self, chunk))
             if found is None:
                 found = self._chunk(chunk)

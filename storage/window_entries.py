@@ -107,8 +107,7 @@ def first_entries(
         begun = bisect_left(singles, low, key=_start) if low > start else 0
         found = singles[begun : bisect_left(singles, high, key=_start)]
         for event_id, expansion in series:
-            taken = _series_entries(event_id, expansion, low, high, start, after)
-            found.extend(islice(taken, count))
+            found.extend(_series_entries(event_id, expansion, low, high, start, after, count))
         found.sort()
         page.extend(found[: count - len(page)])
         if high >= end:
@@ -125,17 +124,26 @@ def _series_entries(
     high: datetime,
     start: datetime,
     after: Key | None,
-) -> Iterator[Entry]:
-    """One series' entries starting in [low, high) (or, from the window's `start`, all
-    that overlap [start, high)), past `after`, in order."""
-    if expansion.plain:
-        found: Iterator[Entry] = (
-            (s, event_id, s, e, s, NO_FIELDS) for s, e in expansion.series.between(low, high)
+    count: int,
+) -> list[Entry]:
+    """One series' first `count` entries starting in [low, high) (or, from the window's
+    `start`, overlapping [start, high)) past `after`, in order."""
+    cursor = after if low == start else None  # later spans start past the cursor
+    if expansion.plain:  # a plain series starts once at a time: one entry may be `after`
+        since = low if low > start else (None if cursor is None else cursor[0])
+        most = count if cursor is None else count + 1
+        occurrences = expansion.series.first_between(
+            start if low == start else low, high, since, most
         )
-    else:
-        found = ((s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(low, high))
+        entries: list[Entry] = [(s, event_id, s, e, s, NO_FIELDS) for s, e in occurrences]
+        if cursor is not None and entries and entries[0][:3] <= cursor:
+            del entries[0]
+        return entries[:count]
+    found: Iterator[Entry] = (
+        (s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(low, high)
+    )
     if low > start:  # those that began earlier were in an earlier span
         found = dropwhile(lambda entry: entry[0] < low, found)
-    elif after is not None:  # a cursor's first span: its start is the window's
-        found = dropwhile(lambda entry: entry[:3] <= after, found)
-    return found
+    elif cursor is not None:
+        found = dropwhile(lambda entry: entry[:3] <= cursor, found)
+    return list(islice(found, count))
