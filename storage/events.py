@@ -145,6 +145,9 @@ _LIGHT = (
     events.c.timezone,
     as_text(events.c.recurrence),
     as_text(events.c.overrides),
+    # What the page's events read whole must still be (`_agree`).
+    events.c.version,
+    events.c.owner_id,
 )
 
 
@@ -298,9 +301,14 @@ async def list_occurrences(
     page = first_entries(rows, seek, q.end, q.limit + 1, after)
     more = len(page) > q.limit
     page = page[: q.limit]
-    ids = list({entry[1] for entry in page})
-    rows = await reader.rows(_page_events(reader.arrays), {"user_id": q.user_id, "ids": ids})
-    whole = {row[0]: (_record(row), row[-1]) for row in rows}
+    ids = {entry[1] for entry in page}
+    rows_whole = []
+    if ids:
+        params = {"user_id": q.user_id, "ids": list(ids)}
+        rows_whole = await reader.rows_to_check(_page_events(reader.arrays), params)
+        if not _agree([row for row in rows if row[0] in ids], rows_whole):
+            reader.disagreed()
+    whole = {row[0]: (_record(row), row[-1]) for row in rows_whole}
     occurrences = [
         Occurrence(*whole[event_id], start, end, original, fields)
         for start, event_id, _, end, original, fields in page
@@ -309,6 +317,14 @@ async def list_occurrences(
         start, event_id, original = page[-1][:3]
         return occurrences, _encode_cursor(q, "expand", _micros(start), event_id, _micros(original))
     return occurrences, None
+
+
+def _agree(light: list[Row], whole: list[Row]) -> bool:
+    """Whether the page's events read whole are as their light rows were: the same
+    events, versions, owners and roles (`_LIGHT`, `_WHOLE` and the role last)."""
+    return len(light) == len(whole) and {(r[0], r[7], r[8], r[-1]) for r in light} == {
+        (r[0], r[2], r[1], r[-1]) for r in whole
+    }
 
 
 async def window_rows(

@@ -8,8 +8,9 @@ transaction and execute path the same reads cost a month listing several round t
 and about a millisecond of CPU more (bench/READING.md). Elsewhere (SQLite, whose read
 transaction is a snapshot already, and a conflict check inside an edit's transaction)
 the same statements go through SQLAlchemy. One spelling of the SQL, two ways to send it.
-A read that is nearly always one statement (a plain page, a window's conflicts) goes
-through `read_window`, which sends that statement alone, without BEGIN and COMMIT.
+The use cases go through `read_window`, which sends a read outside a transaction when it
+can be answered so (one statement, or a second one checked against the first) and in a
+snapshot transaction when not.
 
 JSON columns are selected as text (`as_text`): a window's rows are read for a few of
 their fields, and the callers decode what they use.
@@ -20,7 +21,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import asyncpg
 import sqlalchemy as sa
@@ -46,24 +47,34 @@ class SnapshotRows(ABC):
     @abstractmethod
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]: ...
 
+    async def rows_to_check(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+        """A later statement of a read that checks its rows against the earlier ones'
+        and calls `disagreed()` when they differ. In one snapshot they never do."""
+        return await self.rows(statement, params)
 
-class _SecondStatement(Exception):
-    """A read begun as one statement asked for another."""
+    def disagreed(self) -> NoReturn:
+        raise AssertionError("the statements of one snapshot cannot disagree")
+
+
+class _AgainInSnapshot(Exception):
+    """A read begun outside a transaction needs one snapshot for its statements."""
 
 
 async def read_window(database: Database, read: Callable[[SnapshotRows], Awaitable[T]]) -> T:
     """`read` in one snapshot, sending no more than it needs.
 
-    On PostgreSQL `read` first runs outside a transaction: a month's page is nearly
-    always one statement, which sees one snapshot of its own, and BEGIN and COMMIT cost
-    two round trips more (bench/READING.md). Should it ask for a second statement, it
-    runs again, whole, in a snapshot transaction.
+    On PostgreSQL `read` first runs outside a transaction, where each statement sees a
+    snapshot of its own: BEGIN and COMMIT cost two round trips more (bench/READING.md),
+    and a month's page is nearly always one statement. A second statement is refused,
+    unless the read checks what it answers (`rows_to_check`: an expanded page's events
+    read whole must be the versions its light rows had). When one is refused or
+    disagrees, `read` runs again, whole, in a snapshot transaction.
     """
     if not database.is_sqlite:
         async with database.snapshot_statement() as raw:
             try:
-                return await read(_OneStatement(raw))
-            except _SecondStatement:
+                return await read(_Separate(raw))
+            except _AgainInSnapshot:
                 pass
     async with snapshot(database) as reader:
         return await read(reader)
@@ -111,8 +122,8 @@ class AsyncpgRows(SnapshotRows):
         return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
 
 
-class _OneStatement(AsyncpgRows):
-    """PostgreSQL outside a transaction: one statement, and _SecondStatement after it."""
+class _Separate(AsyncpgRows):
+    """PostgreSQL outside a transaction: one statement, then only checked ones."""
 
     def __init__(self, raw: asyncpg.Connection) -> None:
         super().__init__(raw)
@@ -120,9 +131,15 @@ class _OneStatement(AsyncpgRows):
 
     async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
         if self._sent:
-            raise _SecondStatement
+            raise _AgainInSnapshot
         self._sent = True
         return await super().rows(statement, params)
+
+    async def rows_to_check(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+        return await AsyncpgRows.rows(self, statement, params)
+
+    def disagreed(self) -> NoReturn:
+        raise _AgainInSnapshot
 
 
 def as_text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:

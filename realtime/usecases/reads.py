@@ -3,7 +3,7 @@
 Each checks the caller's access and reads in one transaction, so what it answers
 is one consistent state: a revoke or a delete that commits in between cannot let a
 read pass the check and then see what the caller may no longer see. The window's
-reads (listings, conflicts) run several statements in one snapshot (storage.snapshot).
+reads (listings, conflicts) see one snapshot (storage.snapshot.read_window).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
 from storage.permissions import Permission, list_permissions, require_role
 from storage.records import EventRecord
-from storage.snapshot import read_window, snapshot
+from storage.snapshot import read_window
 from storage.users import User
 
 
@@ -42,8 +42,9 @@ class CalendarReads:
 
     async def occurrences(self, query: EventQuery) -> tuple[list[Occurrence], str | None]:
         """One page of the occurrences in the query's window (start and end both given)."""
-        async with snapshot(self._db) as reader:
-            return await event_store.list_occurrences(reader, query)
+        return await read_window(
+            self._db, lambda reader: event_store.list_occurrences(reader, query)
+        )
 
     async def conflicts(self, user: User, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every overlapping pair of occurrences in the caller's calendar within the window,

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, NoReturn
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from realtime.settings import Settings
 from storage import bare_asyncpg
 from storage.conflicts import conflicting_pairs
 from storage.database import Database
-from storage.events import EventQuery, list_events
-from storage.snapshot import AsyncpgRows, snapshot, within
+from storage.document import format_time
+from storage.events import EventQuery, list_events, list_occurrences
+from storage.snapshot import AsyncpgRows, Row, SnapshotRows, read_window, snapshot, within
 from tests.conftest import fresh_postgres_schema
+from tests.support import create_event, register
 
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 
@@ -92,3 +97,69 @@ async def test_bare_connections_read_and_write_times_exactly(
                         assert int(micros) % 1_000_000 == instant.microsecond
         finally:
             await database.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_an_expanded_page_read_across_an_edit_sees_one_state(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """An expanded page reads its window light, then the page's events whole, outside a
+    transaction. An edit that commits between the two (here: one event moved from the
+    2nd to the 5th) must not give an occurrence of one state and an event of the other:
+    the page is read again in one snapshot."""
+    alice = await register(client)
+    moved, *_ = [
+        await create_event(
+            client,
+            alice,
+            start_time=f"2026-06-0{day}T09:00:00Z",
+            end_time=f"2026-06-0{day}T10:00:00Z",
+        )
+        for day in (2, 3, 4)
+    ]
+    readers: list[SnapshotRows] = []
+
+    class EditAfterFirstStatement(SnapshotRows):
+        def __init__(self, reader: SnapshotRows) -> None:
+            self.reader, self.arrays = reader, reader.arrays
+            readers.append(self)
+
+        async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+            found = await self.reader.rows(statement, params)
+            if len(readers) == 1:
+                response = await client.patch(
+                    f"/api/v1/events/{moved['id']}",
+                    json=[
+                        {"op": "replace", "path": "/start_time", "value": "2026-06-05T09:00:00Z"},
+                        {"op": "replace", "path": "/end_time", "value": "2026-06-05T10:00:00Z"},
+                    ],
+                    headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+                )
+                assert response.status_code == 200, response.text
+            return found
+
+        async def rows_to_check(
+            self, statement: sa.Select[Any], params: dict[str, Any]
+        ) -> list[Row]:
+            return await self.reader.rows_to_check(statement, params)
+
+        def disagreed(self) -> NoReturn:
+            self.reader.disagreed()
+
+    database = Database(settings.database_url)
+    try:
+        page, _ = await read_window(
+            database,
+            lambda reader: list_occurrences(
+                EditAfterFirstStatement(reader), EventQuery(alice.id, *JUNE, limit=10)
+            ),
+        )
+    finally:
+        await database.close()
+    assert len(readers) == 2  # read again, in a snapshot
+    assert [(o.event.id, o.start.day, o.event.document["start_time"]) for o in page][-1] == (
+        moved["id"],
+        5,
+        "2026-06-05T09:00:00Z",
+    )
+    assert all(format_time(o.start) == o.event.document["start_time"] for o in page)
