@@ -211,14 +211,7 @@ class Series:
     def _chunks_of(self, window_start: datetime, window_end: datetime) -> range | None:
         """The chunks holding every occurrence that overlaps the window; None when it
         must be walked instead."""
-        try:
-            first = (window_start - self.reach - _EPOCH) // CHUNK
-        except OverflowError:  # near the beginning of time
-            return None
-        last = (window_end - _EPOCH) // CHUNK
-        if not self.chunked or last - first > MAX_CHUNKS or not _FIRST < first <= last < _LAST:
-            return None
-        return range(first, last + 1)
+        return _chunk_range(window_start, window_end, self.reach) if self.chunked else None
 
     def _from_chunks(
         self, chunks: range, window_start: datetime, window_end: datetime
@@ -364,6 +357,21 @@ class Series:
         except (ValueError, OverflowError):
             # dateutil gives up on some sub-daily combinations, and time ends at year 9999.
             return
+
+
+@lru_cache(maxsize=1024)
+def _chunk_range(window_start: datetime, window_end: datetime, reach: timedelta) -> range | None:
+    """The chunks holding every occurrence of a series reaching `reach` back that overlaps
+    the window; None when it is too wide to read by chunks. Cached: every series of an
+    expanded page asks it of the same window, most with one of a few reaches."""
+    try:
+        first = (window_start - reach - _EPOCH) // CHUNK
+    except OverflowError:  # near the beginning of time
+        return None
+    last = (window_end - _EPOCH) // CHUNK
+    if last - first > MAX_CHUNKS or not _FIRST < first <= last < _LAST:
+        return None
+    return range(first, last + 1)
 
 
 def _ender(
