@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
 from storage.database import read_json
-from storage.document import format_time
 from storage.errors import not_found, validation_error
 from storage.overrides import expansion_of
 from storage.records import (
@@ -51,7 +50,7 @@ class Occurrence(msgspec.Struct, frozen=True):
 
     @property
     def occurrence_id(self) -> str | None:
-        return None if self.original is None else format_time(self.original)
+        return None if self.original is None else format_stored_time(self.original)
 
 
 @dataclass(frozen=True)

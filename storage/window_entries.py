@@ -17,7 +17,6 @@ import heapq
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from itertools import dropwhile, islice
 from operator import itemgetter
 from typing import Any
 
@@ -126,24 +125,27 @@ def _series_entries(
     after: Key | None,
     count: int,
 ) -> list[Entry]:
-    """One series' first `count` entries starting in [low, high) (or, from the window's
-    `start`, overlapping [start, high)) past `after`, in order."""
+    """Enough of one series' entries starting in [low, high) (or, from the window's
+    `start`, overlapping [start, high)) past `after` to hold its first `count`: in no
+    particular order, as the span's entries are sorted together."""
     cursor = after if low == start else None  # later spans start past the cursor
-    if expansion.plain:  # a plain series starts once at a time: one entry may be `after`
-        since = low if low > start else (None if cursor is None else cursor[0])
-        most = count if cursor is None else count + 1
-        occurrences = expansion.series.first_between(
-            start if low == start else low, high, since, most
-        )
-        entries: list[Entry] = [(s, event_id, s, e, s, NO_FIELDS) for s, e in occurrences]
-        if cursor is not None and entries and entries[0][:3] <= cursor:
-            del entries[0]
-        return entries[:count]
-    found: Iterator[Entry] = (
-        (s, event_id, o, e, o, fields) for s, o, e, fields in expansion.between(low, high)
-    )
-    if low > start:  # those that began earlier were in an earlier span
-        found = dropwhile(lambda entry: entry[0] < low, found)
-    elif cursor is not None:
-        found = dropwhile(lambda entry: entry[:3] <= cursor, found)
-    return list(islice(found, count))
+    since = low if low > start else (None if cursor is None else cursor[0])
+    moved_from = expansion.moved_from
+    # The series' own: one more than the page, as its first may be the cursor's (a
+    # series starts once at a time), and as many more as were moved away.
+    own = expansion.series.first_between(low, high, since, count + 1 + len(moved_from))
+    if expansion.plain:
+        entries: list[Entry] = [(s, event_id, s, e, s, NO_FIELDS) for s, e in own]
+    else:
+        shown = expansion.shown
+        entries = [
+            (s, event_id, s, e, s, shown.get(s, NO_FIELDS)) for s, e in own if s not in moved_from
+        ]
+        entries += [
+            (s, event_id, original, e, original, fields)
+            for s, original, e, fields in expansion.moved
+            if s < high and e > low and (since is None or s >= since)
+        ]
+    if cursor is not None:
+        return [entry for entry in entries if entry[:3] > cursor]
+    return entries
