@@ -27,13 +27,12 @@ def event_json(event: EventRecord, role: str) -> dict[str, Any]:
 
 def occurrence_json(occ: Occurrence) -> dict[str, Any]:
     """An item of an expanded listing: the event with this occurrence's overrides applied."""
-    return {
-        **event_json(occ.event, occ.role),
-        **occ.fields,
-        "occurrence_id": occ.occurrence_id,
-        "occurrence_start": occ.start,
-        "occurrence_end": occ.end,
-    }
+    item = event_json(occ.event, occ.role)  # a new dict: completed in place, not copied
+    item.update(occ.fields)
+    item["occurrence_id"] = occ.occurrence_id
+    item["occurrence_start"] = occ.start
+    item["occurrence_end"] = occ.end
+    return item
 
 
 def version_json(authored: AuthoredVersion) -> dict[str, Any]:
