@@ -183,6 +183,18 @@ async def create_event(
     return response.json()
 
 
+async def create_mornings(
+    client: httpx.AsyncClient, account: Account, days: list[str]
+) -> list[dict[str, Any]]:
+    """A one-hour event at 09:00 UTC on each of `days` (YYYY-MM-DD), in that order."""
+    return [
+        await create_event(
+            client, account, start_time=f"{day}T09:00:00Z", end_time=f"{day}T10:00:00Z"
+        )
+        for day in days
+    ]
+
+
 async def share(
     client: httpx.AsyncClient, owner: Account, event_id: int, user: Account, role: str
 ) -> None:

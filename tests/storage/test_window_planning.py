@@ -18,7 +18,7 @@ from storage.document import format_time
 from storage.events import EventQuery, list_events, list_occurrences
 from storage.snapshot import AsyncpgRows, Row, SnapshotRows, read_window, snapshot, within
 from tests.conftest import fresh_postgres_schema
-from tests.support import create_event, register
+from tests.support import create_mornings, register
 
 JUNE = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 
@@ -108,15 +108,7 @@ async def test_an_expanded_page_read_across_an_edit_sees_one_state(
     2nd to the 5th) must not give an occurrence of one state and an event of the other:
     the page is read again in one snapshot."""
     alice = await register(client)
-    moved, *_ = [
-        await create_event(
-            client,
-            alice,
-            start_time=f"2026-06-0{day}T09:00:00Z",
-            end_time=f"2026-06-0{day}T10:00:00Z",
-        )
-        for day in (2, 3, 4)
-    ]
+    moved, *_ = await create_mornings(client, alice, ["2026-06-02", "2026-06-03", "2026-06-04"])
     readers: list[SnapshotRows] = []
 
     class EditAfterFirstStatement(SnapshotRows):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, event_doc, register
+from tests.support import RunningServer, create_event, create_mornings, event_doc, register
 from tests.ws_client import connect
 
 pytestmark = pytest.mark.timeout(120)
@@ -120,15 +120,7 @@ async def test_a_page_reads_past_series_that_skip_the_window(client: httpx.Async
             end_time="2026-01-01T10:00:00Z",
             recurrence=["RRULE:FREQ=MONTHLY"],
         )
-    singles = [
-        await create_event(
-            client,
-            alice,
-            start_time=f"2026-06-1{day}T09:00:00Z",
-            end_time=f"2026-06-1{day}T10:00:00Z",
-        )
-        for day in (2, 4, 6)
-    ]
+    singles = await create_mornings(client, alice, ["2026-06-12", "2026-06-14", "2026-06-16"])
     window = {"start": "2026-06-10T00:00:00Z", "end": "2026-06-20T00:00:00Z", "limit": "2"}
     first = (await client.get(EVENTS, params=window, headers=alice.headers)).json()
     assert [e["id"] for e in first["items"]] == [e["id"] for e in singles[:2]]
