@@ -79,9 +79,10 @@ def first_entries(
     series keep their occurrences in those weeks), then twice as long each time, at
     most eight weeks, until `count` are found. Everything starting in a span is
     gathered and sorted at once; all of it starts before anything not gathered yet, so
-    its order is the window's. One series gives a span at most `count` occurrences
-    (those past `count` cannot be on the page), so an hourly series in a wide window
-    costs the page, never the window.
+    its order is the window's. One series gives a span its first `count` (and the few
+    a cursor or its moved occurrences may take away), never more: those past its first
+    `count` cannot be on the page, so an hourly series in a wide window costs the page,
+    never the window.
     """
     singles: list[Entry] = []
     series = []
