@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
-from storage.database import read_json
 from storage.errors import not_found, validation_error
+from storage.json_columns import read_json
 from storage.overrides import expansion_of
 from storage.records import (
     RECORD_COLUMNS,

@@ -17,9 +17,9 @@ from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
-from storage.database import read_json
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
 from storage.errors import not_found, validation_error
+from storage.json_columns import read_json
 from storage.patch_diff import make_ops
 from storage.patching import escape
 from storage.recurrence import (
