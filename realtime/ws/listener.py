@@ -64,23 +64,22 @@ class Listener:
                 self._resync_owed = False
                 try:
                     await on_resync()
-                except ServiceUnavailable:
+                except Exception as exc:
+                    # An outage is waited out; anything else is a fault, logged whole. Either
+                    # way it is tried again: giving up would leave the sockets behind for good.
                     self._resync_owed = True
-                    log.warning(
-                        "listener %s: database unavailable, resyncing in %s s",
-                        self.channel,
-                        RETRY_AFTER_OUTAGE,
-                    )
-                    await asyncio.sleep(RETRY_AFTER_OUTAGE)
-                except Exception:
-                    # Not an outage, so a fault here; giving up would leave the sockets
-                    # behind for good, so it is logged whole and tried again.
-                    self._resync_owed = True
-                    log.exception(
-                        "listener %s: resync failed; again in %s s",
-                        self.channel,
-                        RETRY_AFTER_OUTAGE,
-                    )
+                    if isinstance(exc, ServiceUnavailable):
+                        log.warning(
+                            "listener %s: database unavailable, resyncing in %s s",
+                            self.channel,
+                            RETRY_AFTER_OUTAGE,
+                        )
+                    else:
+                        log.exception(
+                            "listener %s: resync failed; again in %s s",
+                            self.channel,
+                            RETRY_AFTER_OUTAGE,
+                        )
                     await asyncio.sleep(RETRY_AFTER_OUTAGE)
         finally:
             self._resyncing = None
