@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import ErrorCode, TandemError, validation_error
@@ -29,13 +30,31 @@ MAX_SWEPT = 10_000
 Span = tuple[datetime, datetime]
 
 
+# Neither is ever tracked by the garbage collector (gc=False: they hold no container,
+# so no cycle): a busy month's answer holds tens of thousands, which as dicts lived
+# long enough to set off a full collection of the whole heap every few requests.
+class ConflictSide(msgspec.Struct, gc=False):
+    """One side of a conflict, as the contract names it (the codec writes the times)."""
+
+    event_id: int
+    title: str
+    start: datetime
+    end: datetime
+
+
+class ConflictPair(msgspec.Struct, gc=False):
+    """Two occurrences of different events that overlap, the earlier first."""
+
+    a: ConflictSide
+    b: ConflictSide
+
+
 async def conflicting_pairs(
     reader: SnapshotRows, user_id: int, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
+) -> list[ConflictPair]:
     """Every overlapping pair of occurrences of different events in the window, by the
-    later one's start, as the contract writes it: {"a": earlier, "b": later}, each side
-    as `conflict_json` gives it. One occurrence is in many pairs of a busy window: its
-    side is made once and shared by them."""
+    later one's start. One occurrence is in many pairs of a busy window: its side is
+    made once and shared by them."""
     rows = await window_rows(reader, user_id, start, end)
     swept: list[Entry] = []
     for row in rows:
@@ -48,14 +67,14 @@ async def conflicting_pairs(
     # less than a lazy merge of hundreds of series.
     swept.sort()
     titles = _titles(rows)
-    sides = [conflict_json(occ, titles) for occ in swept]
+    sides = [conflict_side(occ, titles) for occ in swept]
     ends, owners = [o[3] for o in swept], [o[1] for o in swept]
-    pairs: list[dict[str, Any]] = []
+    pairs: list[ConflictPair] = []
     active: list[int] = []  # those still running, by index
     for n, occ in enumerate(swept):
         moment, owner, later = occ[0], owners[n], sides[n]
         active = [a for a in active if ends[a] > moment]
-        pairs.extend({"a": sides[a], "b": later} for a in active if owners[a] != owner)
+        pairs.extend(ConflictPair(sides[a], later) for a in active if owners[a] != owner)
         active.append(n)
     return pairs
 
@@ -68,9 +87,8 @@ async def conflicts_with(
     *,
     horizon: timedelta,
     now: datetime,
-) -> list[dict[str, Any]]:
-    """The caller's occurrences that overlap one of `document`'s, by (start, event id),
-    as `conflict_json` gives them.
+) -> list[ConflictSide]:
+    """The caller's occurrences that overlap one of `document`'s, by (start, event id).
 
     Over the document's whole series; one without end is checked up to `horizon` past
     now (past its first occurrence, when that is later).
@@ -83,7 +101,7 @@ async def conflicts_with(
     reach = (mine[0][0], max(end for _, end in mine))
     rows = await window_rows(await within(conn), user_id, *reach, exclude_event_id)
     titles = _titles(rows)
-    return [conflict_json(o, titles) for o in _clashes(mine, merged(rows, *reach))]
+    return [conflict_side(o, titles) for o in _clashes(mine, merged(rows, *reach))]
 
 
 async def refuse_schedule_conflicts(
@@ -107,15 +125,10 @@ async def refuse_schedule_conflicts(
         )
 
 
-def conflict_json(occurrence: Entry, titles: dict[int, str]) -> dict[str, Any]:
-    """One side of a conflict, as the contract names it (the codec writes the times)."""
+def conflict_side(occurrence: Entry, titles: dict[int, str]) -> ConflictSide:
+    """An occurrence as a side of a conflict: its title is an override's, if it has one."""
     start, event_id, _, end, _, fields = occurrence
-    return {
-        "event_id": event_id,
-        "title": fields.get("title", titles[event_id]),
-        "start": start,
-        "end": end,
-    }
+    return ConflictSide(event_id, fields.get("title", titles[event_id]), start, end)
 
 
 def _titles(rows: list[Row]) -> dict[int, str]:

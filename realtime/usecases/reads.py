@@ -13,7 +13,7 @@ from typing import Any
 
 from storage import events as event_store
 from storage import history
-from storage.conflicts import conflicting_pairs
+from storage.conflicts import ConflictPair, conflicting_pairs
 from storage.database import Database
 from storage.events import EventQuery, Occurrence
 from storage.history import AuthoredVersion, ChangelogEntry
@@ -46,7 +46,7 @@ class CalendarReads:
             self._db, lambda reader: event_store.list_occurrences(reader, query)
         )
 
-    async def conflicts(self, user: User, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def conflicts(self, user: User, start: datetime, end: datetime) -> list[ConflictPair]:
         """Every overlapping pair of occurrences in the caller's calendar within the window,
         as the contract writes them."""
         return await read_window(
