@@ -59,8 +59,10 @@ class ProcessServer(TandemServer):
 
     Once started, what start-up made (modules, the app, its pools) is frozen out of the
     garbage collector's sight: a full collection then walks only what was made since.
-    The bench's server spent 86-107 ms in each full collection of about 140,000
-    start-up objects, stalling every request in flight (bench/READING.md).
+    The bench's server spent 86-117 ms in each full collection of about 140,000
+    start-up objects, stalling every request in flight (bench/READING.md). The price:
+    a start-up object that later ends in a reference cycle (a connection opened at
+    start-up and replaced after an outage) is freed only if its count drops to zero.
     """
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
