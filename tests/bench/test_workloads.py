@@ -7,6 +7,7 @@ received, every delivery complete and in order, memory read), never timings.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,16 @@ async def test_r1_measures_each_rest_operation(embedded: Deployment) -> None:
     created = next(op.requests + rest.ALONE for op in result.operations if op.name == "create")
     assert result.sync.first.items == 40 + created
     assert result.sync.changes == 40 and result.sync.incremental.items == 40
+
+
+def test_r1_creates_series_that_stay_out_of_the_month() -> None:
+    """What "create" posts recurs, with overrides, as the calendar's series do, but
+    begins after the month: the thousand it creates change no month answer."""
+    created = rest._created_document()
+    assert created["recurrence"] and created["overrides"]
+    begins = datetime.fromisoformat(created["start_time"])
+    assert begins >= datetime.fromisoformat(rest.MONTH_WINDOW["end"])
+    assert all(datetime.fromisoformat(moved) >= begins for moved in created["overrides"])
 
 
 async def test_w1_across_two_processes(tmp_path: Path) -> None:
