@@ -9,7 +9,6 @@ is decided. Pure: no I/O.
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 import msgspec
 
 from storage.errors import ErrorCode, TandemError, validation_error
+from storage.json_values import json_copy
 from storage.recurrence_rules import load_zone, recurrence_problem
 
 # The nine fields, in their canonical order (stored documents, diffs and changelogs
@@ -230,7 +230,7 @@ def normalize_document(doc: dict[str, Any]) -> dict[str, Any]:
         elif name == "overrides":
             value = {key: _normal_override(override) for key, override in value.items()}
         # Copies, so a later change to the caller's lists or dicts cannot reach it.
-        canonical[name] = copy.deepcopy(value)
+        canonical[name] = json_copy(value)
     return canonical
 
 

@@ -6,10 +6,10 @@ storage.patching can check and apply; `diff_documents` describes a version's cha
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from storage.document import DOCUMENT_FIELDS
+from storage.json_values import json_copy
 from storage.patching import escape, json_equal
 
 # Fields diffed key by key, and how many object levels deep: metadata all the way
@@ -33,11 +33,11 @@ def _diff_objects(
         if key not in new:
             ops.append({"op": "remove", "path": path})
         elif key not in old:
-            ops.append({"op": "add", "path": path, "value": copy.deepcopy(new[key])})
+            ops.append({"op": "add", "path": path, "value": json_copy(new[key])})
         elif isinstance(old[key], dict) and isinstance(new[key], dict) and depth != 1:
             _diff_objects(old[key], new[key], path, ops, _deeper(depth))
         elif not json_equal(old[key], new[key]):
-            ops.append({"op": "replace", "path": path, "value": copy.deepcopy(new[key])})
+            ops.append({"op": "replace", "path": path, "value": json_copy(new[key])})
 
 
 def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
@@ -55,7 +55,7 @@ def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
         if field not in new:
             ops.append({"op": "remove", "path": path})
         elif field not in old:
-            ops.append({"op": "add", "path": path, "value": copy.deepcopy(new[field])})
+            ops.append({"op": "add", "path": path, "value": json_copy(new[field])})
         elif (
             field in _NESTED_FIELDS
             and isinstance(old[field], dict)
@@ -63,7 +63,7 @@ def make_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
         ):
             _diff_objects(old[field], new[field], path, ops, _NESTED_FIELDS[field])
         elif not json_equal(old[field], new[field]):
-            ops.append({"op": "replace", "path": path, "value": copy.deepcopy(new[field])})
+            ops.append({"op": "replace", "path": path, "value": json_copy(new[field])})
     return ops
 
 
@@ -90,8 +90,8 @@ def _change(field: str, path: str, old: Any, new: Any, change_type: str) -> dict
     return {
         "field": field,
         "path": path,
-        "old_value": copy.deepcopy(old),
-        "new_value": copy.deepcopy(new),
+        "old_value": json_copy(old),
+        "new_value": json_copy(new),
         "change_type": change_type,
     }
 

@@ -10,12 +10,12 @@ public json-patch-tests suite (tests/storage/test_patch_conformance.py).
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
 from storage.document import DOCUMENT_FIELDS, escape
 from storage.errors import ErrorCode, TandemError
+from storage.json_values import json_copy
 
 # A patch may touch only the document fields, never /id, /version and the like.
 PATCHABLE_ROOTS = frozenset(DOCUMENT_FIELDS)
@@ -220,15 +220,15 @@ def _approximate_size(value: Any, limit: int) -> int:
 def _apply_one(document: dict[str, Any], op: dict[str, Any], copy_budget: list[int]) -> None:
     kind, path = op["op"], parse_pointer(op["path"])
     if kind == "add":
-        _add(document, path, copy.deepcopy(op["value"]))
+        _add(document, path, json_copy(op["value"]))
     elif kind == "remove":
         _remove(document, path)
     elif kind == "replace":
         parent, last = _resolve(document, path[:-1]), path[-1]
         if isinstance(parent, list):
-            parent[_array_index(last, len(parent), append=False)] = copy.deepcopy(op["value"])
+            parent[_array_index(last, len(parent), append=False)] = json_copy(op["value"])
         elif isinstance(parent, dict) and last in parent:  # keeps the key's position
-            parent[last] = copy.deepcopy(op["value"])
+            parent[last] = json_copy(op["value"])
         else:
             raise _Missing(f"{op['path']!r} does not exist")
     elif kind == "move":
@@ -242,7 +242,7 @@ def _apply_one(document: dict[str, Any], op: dict[str, Any], copy_budget: list[i
         copy_budget[0] -= _approximate_size(value, copy_budget[0])
         if copy_budget[0] < 0:
             raise _Refused("the patch copies too much data")
-        _add(document, path, copy.deepcopy(value))
+        _add(document, path, json_copy(value))
     elif not json_equal(_resolve(document, path), op["value"]):  # "test"
         raise _Missing(f"{op['path']!r} does not hold the tested value")
 
@@ -254,7 +254,7 @@ def apply_ops(document: dict[str, Any], ops: list[dict[str, Any]]) -> dict[str, 
     (non-empty, at most MAX_OPS) belong to `check_ops`. A `test` whose target differs
     or does not exist is `test_failed`; a malformed index in it is `invalid_patch`.
     """
-    result = copy.deepcopy(document)
+    result = json_copy(document)
     copy_budget = [MAX_COPIED_BYTES]
     for index, op in enumerate(ops):
         check_op(op, index)

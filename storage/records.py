@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +12,7 @@ import msgspec
 import sqlalchemy as sa
 
 from storage.document import DEFAULTS, DOCUMENT_FIELDS, format_time
+from storage.json_values import json_copy
 from storage.tables import events
 
 # Ids and versions are 32-bit integer columns in PostgreSQL: every entry point
@@ -117,4 +117,4 @@ def complete_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     """A stored snapshot with the fields added since it was written, at their defaults
     (versions from before `overrides` existed had none)."""
     missing = [name for name in DOCUMENT_FIELDS if name not in snapshot]
-    return {**snapshot, **{name: copy.deepcopy(DEFAULTS[name]) for name in missing}}
+    return {**snapshot, **{name: json_copy(DEFAULTS[name]) for name in missing}}
