@@ -9,7 +9,9 @@ month (plain, and expanded into occurrences, overrides applied: a third of the
 recurring series carry some), the month's conflicts, diff, and the export of the whole
 calendar as .ics (slow: fewer timed alone, two in flight). Each figure
 is also read as a ratio to GET /events/{id} of the same run, which the load of a shared
-machine moves less than the absolute figures. Last, the user's
+machine moves less than the absolute figures. The operations take turns, in `ROUNDS`
+rounds of a share of their time each, so that a machine that speeds up or slows down
+during the run moves every operation alike, and so their ratios less. Last, the user's
 first sync and an incremental sync after `SYNC_CHANGES` changes (workloads/sync.py).
 """
 
@@ -21,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +39,7 @@ MONTH_WINDOW = {"start": "2026-06-01T00:00:00Z", "end": "2026-07-01T00:00:00Z"}
 MONTH = {**MONTH_WINDOW, "limit": "200"}
 PATCHED = 64  # events given a second version, for the diff
 ALONE = 40  # requests timed one at a time per operation
+ROUNDS = 3  # turns each operation takes, its time and ALONE shared among them
 # An export of the whole calendar takes seconds (icalendar writes about a thousand
 # events a second): a calendar application polls its feed now and then, so it is
 # timed alone fewer times and with two in flight rather than `concurrency`.
@@ -121,17 +124,22 @@ async def run(
             "export calendar.ics": lambda http: http.get("/calendar.ics", headers=user.headers),
         }
         assert tuple(requests) == OPERATIONS, "OPERATIONS names every request above"
-        operations = []
-        for name, request in requests.items():
-            if only and name not in only:
-                continue
-            progress(f"{name} for {seconds:.0f} s")
-            alone, in_flight = SLOW.get(name, (ALONE, concurrency))
-            operations.append(
+        chosen = [name for name in requests if not only or name in only]
+        tallies = {name: _Tally() for name in chosen}
+        for turn in range(ROUNDS):
+            for name in chosen:
+                progress(f"{name} for {seconds / ROUNDS:.1f} s (round {turn + 1} of {ROUNDS})")
+                alone, in_flight = SLOW.get(name, (ALONE, concurrency))
                 await _measure(
-                    deployment, clients, name, request, seconds, min(concurrency, in_flight), alone
+                    deployment,
+                    clients,
+                    requests[name],
+                    seconds / ROUNDS,
+                    min(concurrency, in_flight),
+                    _share(alone, turn),
+                    tallies[name],
                 )
-            )
+        operations = [tallies[name].operation(name) for name in chosen]
         synced = None
         if not only:
             progress(f"first sync, then an incremental one after {SYNC_CHANGES:,} changes")
@@ -168,56 +176,79 @@ async def _analyze(deployment: Deployment) -> None:
         await conn.close()
 
 
+@dataclass
+class _Tally:
+    """One operation's measurements, added up over its rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    alone: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+    # Core-seconds used while requests were in flight.
+    server_cpu: float = 0.0
+    generator_cpu: float = 0.0
+    last: httpx.Response | None = None
+
+    def operation(self, name: str) -> Operation:
+        items = 0
+        # Decoded once, not per answer: the load generator shares the servers' cores,
+        # and decoding every 100-200 KB page cost it 1.4-1.7 ms a request that GET's
+        # answer does not (load generator CPU per request, with and without:
+        # bench/READING.md).
+        if name.startswith("list") and self.last is not None and self.last.status_code < 400:
+            items = len(self.last.json()["items"])
+        elapsed = max(self.elapsed, 1e-9)
+        cpu = CpuUse(round(self.server_cpu / elapsed, 2), round(self.generator_cpu / elapsed, 2))
+        return Operation(
+            name,
+            len(self.latencies),
+            self.errors,
+            self.elapsed,
+            Latency.of(self.latencies),
+            Latency.of(self.alone),
+            cpu,
+            items,
+        )
+
+
+def _share(total: int, turn: int) -> int:
+    """Round `turn`'s part of `total` requests timed alone: the rounds' parts add up."""
+    return total // ROUNDS + (1 if turn < total % ROUNDS else 0)
+
+
 async def _measure(
     deployment: Deployment,
     clients: list[httpx.AsyncClient],
-    name: str,
     request: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
     seconds: float,
     concurrency: int,
-    alone_count: int = ALONE,
-) -> Operation:
-    latencies: list[float] = []
-    errors = 0
-    items = 0
-    listing = name.startswith("list")
-    alone = []
+    alone_count: int,
+    tally: _Tally,
+) -> None:
+    """One round of one operation, added to its tally: `alone_count` requests one at a
+    time, then `seconds` with `concurrency` in flight."""
     for _ in range(alone_count):
         sent = time.monotonic()
         response = await request(clients[0])
-        alone.append(time.monotonic() - sent)
+        tally.alone.append(time.monotonic() - sent)
         if response.status_code >= 400:
-            errors += 1
+            tally.errors += 1
     meter = CpuMeter(deployment)
     began = time.monotonic()
     deadline = began + seconds
 
-    last: httpx.Response | None = None
-
     async def worker(http: httpx.AsyncClient) -> None:
-        nonlocal errors, last
         while time.monotonic() < deadline:
             sent = time.monotonic()
             response = await request(http)
-            latencies.append(time.monotonic() - sent)
+            tally.latencies.append(time.monotonic() - sent)
             if response.status_code >= 400:
-                errors += 1
-            last = response
+                tally.errors += 1
+            tally.last = response
 
     await asyncio.gather(*(worker(clients[n % len(clients)]) for n in range(concurrency)))
     elapsed = time.monotonic() - began
-    # Decoded once, not per answer: the load generator shares the servers' cores, and
-    # decoding every 100-200 KB page cost it 1.4-1.7 ms a request that GET's answer
-    # does not (load generator CPU per request, with and without: bench/READING.md).
-    if listing and last is not None and last.status_code < 400:
-        items = len(last.json()["items"])
-    return Operation(
-        name,
-        len(latencies),
-        errors,
-        elapsed,
-        Latency.of(latencies),
-        Latency.of(alone),
-        meter.read(),
-        items,
-    )
+    used = meter.read()
+    tally.elapsed += elapsed
+    tally.server_cpu += used.server * elapsed
+    tally.generator_cpu += used.generator * elapsed
