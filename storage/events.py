@@ -162,9 +162,13 @@ def _visible_select(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
     return sa.select(*columns, permissions.c.role).select_from(visible)
 
 
-def _filters(query: sa.Select[Any], text: bool, role: bool) -> sa.Select[Any]:
-    if role:
-        query = query.where(permissions.c.role == sa.bindparam("role"))
+def _filters(
+    query: sa.Select[Any], text: bool, role: sa.ColumnElement[str] | None
+) -> sa.Select[Any]:
+    """The listing's filters: text in the title, description or location, and the
+    caller's role (the column `role` that holds it), when asked."""
+    if role is not None:
+        query = query.where(role == sa.bindparam("role"))
     if text:
         pattern: sa.BindParameter[str] = sa.bindparam("pattern")
         query = query.where(
@@ -180,7 +184,8 @@ def _filters(query: sa.Select[Any], text: bool, role: bool) -> sa.Select[Any]:
 @cache
 def _listing(windowed: bool, text: bool, role: bool) -> sa.Select[Any]:
     """A plain listing's batch: whole records after the id `after`, `batch` of them."""
-    query = _filters(_window_filter(_visible_select(*_WHOLE), windowed, windowed), text, role)
+    query = _window_filter(_visible_select(*_WHOLE), windowed, windowed)
+    query = _filters(query, text, permissions.c.role if role else None)
     return (
         query.where(permissions.c.event_id > sa.bindparam("after"))
         .order_by(permissions.c.event_id)
@@ -189,11 +194,38 @@ def _listing(windowed: bool, text: bool, role: bool) -> sa.Select[Any]:
 
 
 @cache
-def _window(text: bool, role: bool, excluded: bool) -> sa.Select[Any]:
+def _window(text: bool, role: bool, excluded: bool) -> sa.CompoundSelect:
     """The light rows of every event whose bounds touch the window [start, end), in no
-    particular order (the expansion orders occurrences itself)."""
-    query = _filters(_window_filter(_visible_select(*_LIGHT), True, True), text, role)
-    return query.where(events.c.id != sa.bindparam("excluded")) if excluded else query
+    particular order (the expansion orders occurrences itself), the role last.
+
+    The caller's own events come from events alone: an event has one owner, its
+    owner_id, whose permission says "owner" (storage/permissions.py keeps both in one
+    transaction). Only the events shared with the caller are joined with permissions,
+    through ix_permissions_shared. pgbench, one client, the bench calendar (10,000
+    events of one user, June 2026, 714 rows): 3.73 ms as one join with all the
+    caller's permissions (a hash join of two sequential scans), 2.35 ms so.
+    """
+    # Written into the SQL, not bound: PostgreSQL proves the partial index's predicate
+    # from the query only for a constant.
+    owner = sa.literal_column("'owner'", sa.String)
+    owner_role = owner.label("role")
+    owned = sa.select(*_LIGHT, owner_role).where(events.c.owner_id == sa.bindparam("user_id"))
+    shared_with = events.join(
+        permissions,
+        sa.and_(
+            permissions.c.event_id == events.c.id,
+            permissions.c.user_id == sa.bindparam("user_id"),
+            permissions.c.role != owner,
+        ),
+    )
+    shared = sa.select(*_LIGHT, permissions.c.role).select_from(shared_with)
+    parts = []
+    for query, role_column in ((owned, owner), (shared, permissions.c.role)):
+        query = _filters(_window_filter(query, True, True), text, role_column if role else None)
+        if excluded:
+            query = query.where(events.c.id != sa.bindparam("excluded"))
+        parts.append(query)
+    return sa.union_all(*parts)
 
 
 @cache

@@ -32,6 +32,8 @@ from storage.database import Database
 
 Row = Sequence[Any]
 T = TypeVar("T")
+# A window's statement: one SELECT, or a UNION ALL of them.
+Query = sa.Select[Any] | sa.CompoundSelect
 
 # What an edit's transaction sets before a window query (a snapshot's connection is
 # set up so once, SNAPSHOT_SETTINGS): see storage.database.
@@ -45,9 +47,9 @@ class SnapshotRows(ABC):
     arrays = False
 
     @abstractmethod
-    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]: ...
+    async def rows(self, statement: Query, params: dict[str, Any]) -> list[Row]: ...
 
-    async def rows_to_check(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+    async def rows_to_check(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         """A later statement of a read that checks its rows against the earlier ones'
         and calls `disagreed()` when they differ. In one snapshot they never do."""
         return await self.rows(statement, params)
@@ -105,7 +107,7 @@ class CoreRows(SnapshotRows):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+    async def rows(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         return list(await self._conn.execute(statement, params))
 
 
@@ -117,7 +119,7 @@ class AsyncpgRows(SnapshotRows):
     def __init__(self, raw: asyncpg.Connection) -> None:
         self._raw = raw
 
-    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+    async def rows(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         sql, names = compiled(statement)
         return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
 
@@ -129,13 +131,13 @@ class _Separate(AsyncpgRows):
         super().__init__(raw)
         self._sent = False
 
-    async def rows(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+    async def rows(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         if self._sent:
             raise _AgainInSnapshot
         self._sent = True
         return await super().rows(statement, params)
 
-    async def rows_to_check(self, statement: sa.Select[Any], params: dict[str, Any]) -> list[Row]:
+    async def rows_to_check(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         return await AsyncpgRows.rows(self, statement, params)
 
     def disagreed(self) -> NoReturn:

@@ -116,6 +116,16 @@ permissions = sa.Table(
     sa.Column("granted_by", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
     sa.Column("granted_at", UTCDateTime, nullable=False),
     sa.Index(None, "user_id", "event_id"),
+    # The events shared with a user, the ones they own left out: a window reads the
+    # caller's own events from events.owner_id (one owner per event) and only these
+    # through a join (storage/events.py, `_window`).
+    sa.Index(
+        "ix_permissions_shared",
+        "user_id",
+        "event_id",
+        postgresql_where=sa.text("role <> 'owner'"),
+        sqlite_where=sa.text("role <> 'owner'"),
+    ),
 )
 
 # BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.

@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.support import RunningServer, create_event, create_mornings, event_doc, register
+from tests.support import (
+    Account,
+    RunningServer,
+    create_event,
+    create_mornings,
+    event_doc,
+    register,
+    share,
+)
 from tests.ws_client import connect
 
 pytestmark = pytest.mark.timeout(120)
@@ -285,3 +293,66 @@ async def test_expanded_pages_of_one_keep_occurrences_moved_to_one_start(
         (other["id"], None, crowded),
         (series, "2026-05-08T09:00:00Z", "2026-05-08T09:00:00Z"),
     ]
+
+
+async def test_a_window_holds_own_and_shared_events_with_the_callers_role(
+    client: httpx.AsyncClient,
+) -> None:
+    """The expanded listing and the conflicts read the caller's own events and those
+    shared with them (two parts of one statement): each with the caller's role, the
+    role filter on both, nobody else's events, and an ownership transfer followed."""
+    alice, bob, carol, dave = [await register(client) for _ in range(4)]
+    mine = await create_event(client, alice, title="Mine", **_day("2026-05-04"))
+    bobs = await create_event(
+        client, bob, title="Bob's weekly", recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"],
+        timezone="UTC", **_day("2026-05-04"),
+    )  # fmt: skip
+    carols = await create_event(client, carol, title="Carol's", **_day("2026-05-05"))
+    await create_event(client, dave, title="Dave's", **_day("2026-05-04"))  # not shared
+    await share(client, bob, bobs["id"], alice, "editor")
+    await share(client, carol, carols["id"], alice, "viewer")
+    may = {"start": "2026-05-01T00:00:00Z", "end": "2026-06-01T00:00:00Z", "expand": "true"}
+
+    async def roles(account: Account, **params: str) -> list[tuple[str, str]]:
+        response = await client.get(EVENTS, params={**may, **params}, headers=account.headers)
+        assert response.status_code == 200, response.text
+        return [(o["title"], o["role"]) for o in response.json()["items"]]
+
+    assert await roles(alice) == [
+        ("Mine", "owner"),
+        ("Bob's weekly", "editor"),
+        ("Carol's", "viewer"),
+        ("Bob's weekly", "editor"),
+        ("Bob's weekly", "editor"),
+    ]
+    assert await roles(alice, role="owner") == [("Mine", "owner")]
+    assert await roles(alice, role="viewer") == [("Carol's", "viewer")]
+    window = {"start": may["start"], "end": may["end"]}
+    conflicts = await client.get(f"{EVENTS}/conflicts", params=window, headers=alice.headers)
+    assert [(p["a"]["title"], p["b"]["title"]) for p in conflicts.json()["items"]] == [
+        ("Mine", "Bob's weekly")
+    ]
+
+    transfer = await client.put(
+        f"{EVENTS}/{mine['id']}/permissions/{bob.id}",
+        json={"role": "owner"},
+        headers=alice.headers,
+    )
+    assert transfer.status_code == 200, transfer.text
+    assert await roles(alice, role="editor") == [
+        ("Mine", "editor"),
+        ("Bob's weekly", "editor"),
+        ("Bob's weekly", "editor"),
+        ("Bob's weekly", "editor"),
+    ]
+    assert [title for title, role in await roles(bob) if role == "owner"] == [
+        "Mine",
+        "Bob's weekly",
+        "Bob's weekly",
+        "Bob's weekly",
+    ]
+
+
+def _day(day: str) -> dict[str, str]:
+    """09:00-10:00 UTC on `day` (YYYY-MM-DD)."""
+    return {"start_time": f"{day}T09:00:00Z", "end_time": f"{day}T10:00:00Z"}
