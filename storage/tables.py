@@ -102,7 +102,9 @@ event_versions = sa.Table(
     sa.UniqueConstraint("event_id", "author_id", "op_id"),
 )
 
-# Every role, the owner's included, so that "events I can see" is one join.
+# Every role, the owner's included, so that "events I can see" is one join. The one
+# owner's row always agrees with events.owner_id (storage/permissions.py changes both
+# in one transaction): window reads take the caller's own events from there.
 permissions = sa.Table(
     "permissions",
     metadata,
