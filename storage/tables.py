@@ -75,6 +75,9 @@ events = sa.Table(
     # last_end first: a calendar's past grows and its future does not, so "ends
     # after the window starts" is the selective side (see storage/events.py).
     sa.Index(None, "last_end", "first_start"),
+    # A user's own events in a window (storage/events.py, `_window`): one range of
+    # one owner's, where the index above ranges over everyone's.
+    sa.Index(None, "owner_id", "last_end", "first_start"),
     # The hash of the newest record in the event's audit chain: every writer of the
     # event already holds this row locked, so appending costs no extra read.
     sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
