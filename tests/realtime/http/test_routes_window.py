@@ -333,6 +333,25 @@ async def test_a_window_holds_own_and_shared_events_with_the_callers_role(
         ("Mine", "Bob's weekly")
     ]
 
+    async def refused(response: httpx.Response) -> set[int]:
+        assert (response.status_code, code(response)) == (409, "schedule_conflict")
+        return {c["event_id"] for c in response.json()["error"]["details"]["conflicts"]}
+
+    # on_conflict=reject reads the same two parts: Dave's clash is not Alice's to see,
+    # and an event shared with her is left out of its own check.
+    clash = await client.post(
+        f"{EVENTS}?on_conflict=reject",
+        json=event_doc(start_time="2026-05-04T09:30:00Z", end_time="2026-05-04T09:45:00Z"),
+        headers=alice.headers,
+    )
+    assert await refused(clash) == {mine["id"], bobs["id"]}
+    renamed = await client.put(
+        f"{EVENTS}/{bobs['id']}?on_conflict=reject",
+        json={"title": "Bob's weekly, renamed"},
+        headers=alice.headers,
+    )
+    assert await refused(renamed) == {mine["id"]}
+
     transfer = await client.put(
         f"{EVENTS}/{mine['id']}/permissions/{bob.id}",
         json={"role": "owner"},
