@@ -139,12 +139,14 @@ _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # "Event X may look different to user U": one row per change and per user it
 # concerns, written in the change's transaction. No foreign key to events: the
 # rows of a deleted event, or of a revoked user, are the tombstones /sync reports.
+# None to users either: each row copies its user from a permissions row or the
+# request's user, and checking it locked the user's row on every edit (migration 0007).
 # AUTOINCREMENT on SQLite: a position is never reused, even after pruning.
 sync_changes = sa.Table(
     "sync_changes",
     metadata,
     sa.Column("position", _BIG_ID, primary_key=True, autoincrement=True),
-    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
     sa.Column("event_id", sa.Integer, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index(None, "user_id", "position"),

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alembic import command
-from sqlalchemy import Connection
 
 from storage.database import Database
-from storage.migrate import alembic_config, migrate
+from storage.migrate import migrate
 from tests.processes import base_env, tandem
 from tests.support import (
     Account,
     create_event,
+    downgrade,
     login,
     register,
     server_settings,
@@ -64,15 +63,6 @@ async def test_a_deleted_newest_event_keeps_its_id(
     _verify(database_url, tmp_path)
 
 
-def _to_revision(revision: str) -> object:
-    def run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    return run
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_upgrade_keeps_rows_and_skips_remembered_ids(
     database_url: str, tmp_path: Path
@@ -93,8 +83,7 @@ async def test_upgrade_keeps_rows_and_skips_remembered_ids(
 
     database = Database(database_url)
     try:
-        async with database.schema_change() as conn:
-            await conn.run_sync(_to_revision("0004"))
+        await downgrade(database, "0004")
         await migrate(database)
     finally:
         await database.close()
