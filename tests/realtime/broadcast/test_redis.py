@@ -204,3 +204,14 @@ async def test_start_while_redis_is_down(
         await a.publish(channel, b"late")
         assert await payloads(on_b, 1) == [b"late"]
         assert await payloads(on_a, 1) == [b"late"]
+
+
+async def test_the_pubsub_connection_parses_with_hiredis(
+    redis_url: str, make_broadcast: Callable, channel: str
+) -> None:
+    """redis-py falls back to its own parser without a word when hiredis is missing or
+    does not match it; that parser cost a live edit a fifth of its CPU (bench/READING.md)."""
+    b = await make_broadcast(redis_url)
+    async with b.subscribe(channel):
+        assert b._pubsub is not None and b._pubsub.connection is not None
+        assert type(b._pubsub.connection._parser).__name__ == "_AsyncHiredisParser"
