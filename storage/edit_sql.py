@@ -167,12 +167,12 @@ class AsyncpgEditSql(EditSql):
         self, statement: sa.ClauseElement, params: dict[str, Any]
     ) -> list[Mapping[Any, Any]]:
         sql, names = compiled(statement)
-        rows: list[Mapping[Any, Any]] = await self._raw.fetch(sql, *(params[n] for n in names))
+        rows: list[Mapping[Any, Any]] = await self._raw.fetch(sql, *[params[n] for n in names])
         return rows
 
     async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
         sql, names = compiled(statement)
-        await self._raw.execute(sql, *(params[n] for n in names))
+        await self._raw.execute(sql, *[params[n] for n in names])
 
 
 class SqliteEditSql(EditSql):

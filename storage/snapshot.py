@@ -121,7 +121,7 @@ class AsyncpgRows(SnapshotRows):
 
     async def rows(self, statement: Query, params: dict[str, Any]) -> list[Row]:
         sql, names = compiled(statement)
-        return cast(list[Row], await self._raw.fetch(sql, *(params[n] for n in names)))
+        return cast(list[Row], await self._raw.fetch(sql, *[params[n] for n in names]))
 
 
 class _Separate(AsyncpgRows):

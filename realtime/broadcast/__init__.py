@@ -18,6 +18,7 @@ import asyncio
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeAlias
@@ -72,12 +73,27 @@ Delivery: TypeAlias = Message | Resync
 
 
 class Subscription:
-    """One consumer of one channel; `async with broadcast.subscribe(channel) as sub`."""
+    """One consumer of one channel; `async with broadcast.subscribe(channel) as sub`.
 
-    def __init__(self, broadcast: Broadcast, channel: str, max_queue: int) -> None:
+    Read with `get()` or `async for`, from a bounded queue; or, with `on_delivery`, have
+    every delivery handed over at once instead, synchronously, by whoever delivers it
+    (a publisher of this process, the backend's reader). Such a callback must neither
+    block nor raise, and bounds its own backlog: a room queues deliveries with the rest
+    of its work, and reading them through a queue and a task of their own first cost
+    each delivery a task wake-up (bench/READING.md).
+    """
+
+    def __init__(
+        self,
+        broadcast: Broadcast,
+        channel: str,
+        max_queue: int,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> None:
         self.channel = channel
         self._broadcast = broadcast
         self._max_queue = max_queue
+        self._on_delivery = on_delivery
         self._queue: deque[Delivery] = deque()
         self._ready = asyncio.Event()
         self._state = "new"  # new -> open -> closed, never back
@@ -118,6 +134,8 @@ class Subscription:
 
     async def get(self) -> Delivery:
         """The next delivery, waiting for one; SubscriptionClosed once closed."""
+        if self._on_delivery is not None:
+            raise RuntimeError("this subscription hands its deliveries to its callback")
         while True:
             # A closed subscription ends at once: what is still queued is dropped, since
             # nobody who left (or a process shutting down) wants a backlog.
@@ -134,6 +152,9 @@ class Subscription:
         """Queue a message without ever blocking the caller (a publisher or a reader)."""
         if self._state != "open":
             return
+        if self._on_delivery is not None:
+            self._on_delivery(message)
+            return
         if len(self._queue) >= self._max_queue:
             # Drop this message and the backlog too: the subscriber re-reads the truth
             # on the Resync, so stale messages would only cost it time to skip.
@@ -146,6 +167,9 @@ class Subscription:
 
     def _resync(self, reason: str) -> None:
         if self._state != "open":
+            return
+        if self._on_delivery is not None:
+            self._on_delivery(Resync(self.channel, reason))
             return
         if len(self._queue) >= self._max_queue:
             self._queue.clear()
@@ -206,10 +230,18 @@ class Broadcast:
         self._deliver(channel, payload)
         await self._publish_remote(channel, payload)
 
-    def subscribe(self, channel: str, *, max_queue: int = DEFAULT_MAX_QUEUE) -> Subscription:
+    def subscribe(
+        self,
+        channel: str,
+        *,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> Subscription:
+        """A subscription to `channel`, read from its queue or handed to `on_delivery`
+        (see Subscription)."""
         if max_queue < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_queue}")
-        return Subscription(self, channel, max_queue)
+        return Subscription(self, channel, max_queue, on_delivery)
 
     async def healthy(self) -> bool:
         return True

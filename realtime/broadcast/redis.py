@@ -4,6 +4,11 @@ Each process holds one pub/sub connection, read by one background task, with at 
 one Redis SUBSCRIBE per channel however many local subscriptions share it. Publishing
 uses a separate small pool, because a connection in subscribed mode cannot PUBLISH.
 
+The reader takes each reply straight from the connection (hiredis parses it), without
+redis-py's PubSub: its per-message layers (a timeout, a retry wrapper, a dict per
+message) were most of what a delivery cost this process (bench/READING.md). A watchdog
+beside it pings a connection that has gone quiet, and closes one that stays silent.
+
 Envelope on the wire: `process_id + b":" + payload`. The process id is 16 hex digits
 (never a colon), so the first colon ends it; the payload is passed through untouched.
 A process drops envelopes carrying its own id: it delivered them locally already.
@@ -20,12 +25,13 @@ published between its re-read and the subscription taking effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import PubSub
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -71,10 +77,12 @@ class RedisBroadcast(Broadcast):
         self._prefix = self.process_id.encode() + b":"
         self._publisher: aioredis.Redis | None = None
         self._outbox = Outbox(self._publish_batch)
-        self._listener: aioredis.Redis | None = None
+        self._listener: aioredis.ConnectionPool | None = None
         self._reader: asyncio.Task[None] | None = None
         # The live pub/sub connection, None while down. Only the reader replaces it.
-        self._pubsub: PubSub | None = None
+        self._pubsub: AbstractConnection | None = None
+        # When the pub/sub connection last said anything (the loop's clock).
+        self._last_heard = 0.0
         # Channels SUBSCRIBEd on the current connection; changed only under _lock.
         self._remote: set[str] = set()
         self._lock = asyncio.Lock()
@@ -95,9 +103,10 @@ class RedisBroadcast(Broadcast):
         self._publisher = aioredis.Redis.from_url(
             self._url, client_name=f"{name}-pub", retry=Retry(NoBackoff(), 1), **common
         )
-        # The listener must never retry (or reconnect) by itself: a silent reconnect
-        # would hide the loss of messages, and no subscriber would get its Resync.
-        self._listener = aioredis.Redis.from_url(
+        # The listener's connections come from this pool, one at a time, and are never
+        # retried or reconnected by redis-py: a silent reconnect would hide the loss of
+        # messages, and no subscriber would get its Resync.
+        self._listener = aioredis.ConnectionPool.from_url(
             self._url, client_name=f"{name}-sub", retry=Retry(NoBackoff(), 0), **common
         )
         self._reader = asyncio.create_task(self._read_forever(), name=f"{name}-reader")
@@ -118,9 +127,10 @@ class RedisBroadcast(Broadcast):
             await asyncio.wait([reader], timeout=1.0)
         await self._drop(self._pubsub)
         await self._outbox.close()
-        for client in (self._publisher, self._listener):
-            if client is not None:
-                await client.aclose()
+        if self._publisher is not None:
+            await self._publisher.aclose()
+        if self._listener is not None:
+            await self._listener.aclose()
         self._publisher = self._listener = None
 
     async def _publish_remote(self, channel: str, payload: bytes) -> None:
@@ -184,30 +194,32 @@ class RedisBroadcast(Broadcast):
                 async with asyncio.timeout(self._command_timeout):
                     await self._send_changes(pubsub, extra, missing)
             except UNREACHABLE as exc:
-                # The reader sees the replaced connection within one poll and reconnects.
+                # Closed, the connection fails the reader's wait, and the reader reconnects.
                 logger.warning("Redis pub/sub command failed: %s", exc)
-                self._lost(pubsub)
+                await self._drop(pubsub)
 
-    async def _send_changes(self, pubsub: PubSub, extra: set[str], missing: set[str]) -> None:
+    async def _send_changes(
+        self, pubsub: AbstractConnection, extra: set[str], missing: set[str]
+    ) -> None:
         if extra:
             self._remote -= extra
             self._resync_pending -= extra
-            await pubsub.unsubscribe(*extra)
+            await _send(pubsub, "UNSUBSCRIBE", *extra)
         if missing:
             loop = asyncio.get_running_loop()
             for channel in missing:
                 self._confirmations.setdefault(channel, deque()).append(loop.create_future())
             self._remote |= missing
-            await pubsub.subscribe(*missing)
+            await _send(pubsub, "SUBSCRIBE", *missing)
 
     async def _read_forever(self) -> None:
         backoff = self._backoff_initial
         failures = 0
         while True:
-            pubsub: PubSub | None = None
+            pubsub: AbstractConnection | None = None
             try:
                 assert self._listener is not None
-                pubsub = self._listener.pubsub()
+                pubsub = self._listener.make_connection()
                 async with asyncio.timeout(self._command_timeout):
                     await pubsub.connect()
                 async with self._lock:
@@ -238,46 +250,67 @@ class RedisBroadcast(Broadcast):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._backoff_max)
 
-    async def _read(self, pubsub: PubSub) -> None:
+    async def _read(self, pubsub: AbstractConnection) -> None:
         """Dispatch what arrives until the connection fails (an exception) or is replaced."""
         loop = asyncio.get_running_loop()
-        last_heard = loop.time()
-        pinged = False
-        while True:
-            # redis-py reconnects a disconnected pub/sub connection by itself when read;
-            # a replaced one must never be read again, or a loss would go unnoticed.
-            if self._pubsub is not pubsub:
-                raise RedisConnectionError("pub/sub connection was lost")
-            message = await pubsub.get_message(timeout=1.0)
-            now = loop.time()
-            if message is not None:
-                last_heard, pinged = now, False
+        self._last_heard = loop.time()
+        watchdog = asyncio.create_task(self._watch(pubsub))
+        try:
+            while True:
+                if self._pubsub is not pubsub:
+                    raise RedisConnectionError("pub/sub connection was lost")
+                reply = await pubsub.read_response()
+                self._last_heard = loop.time()
                 try:
-                    self._dispatch(message)
+                    self._dispatch(reply)
                 except Exception:
                     # One bad message must not cost everyone a reconnect and a Resync.
-                    logger.exception("could not dispatch a Redis message: %.200r", message)
-            elif now - last_heard > self._ping_interval + self._ping_timeout:
-                raise RedisTimeoutError("no answer from Redis to PING")
-            elif now - last_heard > self._ping_interval and not pinged:
-                async with asyncio.timeout(self._ping_timeout):
-                    await pubsub.ping()
-                pinged = True
+                    logger.exception("could not dispatch a Redis message: %.200r", reply)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        if kind == "message":
-            data: bytes = message["data"]
+    async def _watch(self, pubsub: AbstractConnection) -> None:
+        """PING a connection quiet for ping_interval; after ping_timeout more without a
+        word it is presumed dead (a half-open TCP connection would otherwise look like a
+        quiet channel forever): closed, which ends the reader's wait with an error."""
+        loop = asyncio.get_running_loop()
+        pinged_at: float | None = None
+        while True:
+            await asyncio.sleep(min(1.0, self._ping_interval))
+            quiet = loop.time() - self._last_heard
+            if pinged_at is not None and pinged_at < self._last_heard:
+                pinged_at = None
+            if quiet > self._ping_interval + self._ping_timeout:
+                logger.warning("no answer from Redis to PING; reconnecting")
+                await self._drop(pubsub)
+                return
+            if quiet > self._ping_interval and pinged_at is None:
+                pinged_at = loop.time()
+                try:
+                    async with asyncio.timeout(self._ping_timeout):
+                        await _send(pubsub, "PING")
+                except UNREACHABLE as exc:
+                    logger.warning("Redis pub/sub PING failed: %s", exc)
+                    await self._drop(pubsub)
+                    return
+
+    def _dispatch(self, reply: list[Any]) -> None:
+        """One reply of a connection in subscribed mode: [kind, channel, data or count]."""
+        kind = reply[0]
+        if kind == b"message":
+            data: bytes = reply[2]
             if data.startswith(self._prefix):
                 return  # our own echo: delivered locally when it was published
-            channel = message["channel"].decode()
+            channel = reply[1].decode()
             _sender, colon, payload = data.partition(b":")
             if colon:
                 self._deliver(channel, payload)
             else:
                 logger.warning("dropped a message on %r without a process id", channel)
-        elif kind == "subscribe":
-            channel = message["channel"].decode()
+        elif kind == b"subscribe":
+            channel = reply[1].decode()
             pending = self._confirmations.get(channel)
             if pending:
                 future = pending.popleft()
@@ -289,7 +322,7 @@ class RedisBroadcast(Broadcast):
                 self._resync_pending.discard(channel)
                 self._resync(channel, "reconnected")
 
-    def _lost(self, pubsub: PubSub | None) -> None:
+    def _lost(self, pubsub: AbstractConnection | None) -> None:
         """Forget a failed connection; release everyone waiting for a confirmation on it."""
         if pubsub is None or self._pubsub is not pubsub:
             return
@@ -300,11 +333,19 @@ class RedisBroadcast(Broadcast):
                     future.set_result(None)
         self._confirmations.clear()
 
-    async def _drop(self, pubsub: PubSub | None) -> None:
+    async def _drop(self, pubsub: AbstractConnection | None) -> None:
         self._lost(pubsub)
         if pubsub is None:
             return
         try:
-            await pubsub.aclose()
+            await pubsub.disconnect(nowait=True)
         except Exception as exc:  # it failed already; closing it may fail too
             logger.debug("closing a failed pub/sub connection: %r", exc)
+
+
+async def _send(pubsub: AbstractConnection, *command: str) -> None:
+    """Send a command on the pub/sub connection (its answer comes to the reader). Never on
+    a closed one: redis-py would open it again unasked, and hide the loss."""
+    if not pubsub.is_connected:
+        raise RedisConnectionError("pub/sub connection was lost")
+    await pubsub.send_command(*command)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -74,7 +75,19 @@ class RedisServer:
             self._process.wait(timeout)
         self._process = None
 
+    def freeze(self) -> None:
+        """Stop the server's process (SIGSTOP): its connections stay open and go silent, as
+        over a half-open TCP connection or to a hung host."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
+        if self._process is not None:
+            self.thaw()  # a stopped process would take SIGTERM only once continued
         self.stop()
         self._dir.cleanup()
 

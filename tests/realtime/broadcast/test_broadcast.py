@@ -62,6 +62,25 @@ async def test_order_of_1000_messages_is_kept(broadcast: Broadcast, channel: str
 
 
 @pytest.mark.timeout(30)
+async def test_a_callback_gets_every_delivery_in_order_and_nothing_is_queued(
+    broadcast: Broadcast, channel: str
+) -> None:
+    """With on_delivery, each message is handed over in publishing order, past what the
+    queue would hold; the subscription cannot also be read, and leaving it stops them."""
+    got: list[Delivery] = []
+    sent = [str(i).encode() for i in range(25)]
+    async with broadcast.subscribe(channel, max_queue=10, on_delivery=got.append) as sub:
+        for payload in sent:
+            await broadcast.publish(channel, payload)
+        assert got == [Message(channel, payload) for payload in sent]
+        assert len(sub) == 0
+        with pytest.raises(RuntimeError):
+            await sub.get()
+    await broadcast.publish(channel, b"after")
+    assert len(got) == len(sent)
+
+
+@pytest.mark.timeout(30)
 async def test_overflow_gives_one_resync_then_resumes(broadcast: Broadcast, channel: str) -> None:
     """A full queue drops messages, yields one Resync("overflow"), then delivers again."""
     async with broadcast.subscribe(channel, max_queue=10) as sub:

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from realtime.broadcast import BroadcastUnavailable, Delivery, Message, Resync
+from realtime.broadcast.redis import RedisBroadcast
 from tests.realtime.broadcast.streams import (
     all_healthy,
     all_unhealthy,
@@ -50,6 +51,21 @@ async def test_order_across_processes(
         for payload in sent:
             await a.publish(channel, payload)
         assert await payloads(sub, 1000) == sent
+
+
+@pytest.mark.timeout(30)
+async def test_a_callback_gets_another_process_messages_in_order(
+    redis_url: str, make_broadcast: Callable, channel: str
+) -> None:
+    """1000 messages from one process are handed to another process's callback in order."""
+    a, b = await make_broadcast(redis_url), await make_broadcast(redis_url)
+    sent = [str(i).encode() for i in range(1000)]
+    got: list[Delivery] = []
+    async with b.subscribe(channel, on_delivery=got.append):
+        for payload in sent:
+            await a.publish(channel, payload)
+        await eventually(lambda: len(got) == len(sent), what="every message handed over")
+        assert got == [Message(channel, payload) for payload in sent]
 
 
 @pytest.mark.timeout(30)
@@ -127,11 +143,13 @@ async def _is(value: Awaitable[int], expected: int) -> bool:
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("b_reads", ["queue", "callback"])
 async def test_redis_restart_is_survived(
-    throwaway_redis: RedisServer, make_broadcast: Callable, channel: str
+    throwaway_redis: RedisServer, make_broadcast: Callable, channel: str, b_reads: str
 ) -> None:
     """While Redis is down publish raises but delivers locally; after it returns, every
-    subscriber gets Resync("reconnected"), delivery resumes and health comes back."""
+    subscriber gets Resync("reconnected"), delivery resumes and health comes back. The
+    other process's subscriber reads its queue, or is handed each delivery (on_delivery)."""
     a, b = await make_broadcast(throwaway_redis.url), await make_broadcast(throwaway_redis.url)
     outcomes: list[str] = []
 
@@ -144,11 +162,13 @@ async def test_redis_restart_is_survived(
                 outcomes.append("unavailable")
             await asyncio.sleep(0.005)  # pacing, not synchronisation
 
-    async with a.subscribe(channel) as on_a, b.subscribe(channel) as on_b:
-        seen_a: list[Delivery] = []
-        seen_b: list[Delivery] = []
+    seen_a: list[Delivery] = []
+    seen_b: list[Delivery] = []
+    handed = seen_b.append if b_reads == "callback" else None
+    async with a.subscribe(channel) as on_a, b.subscribe(channel, on_delivery=handed) as on_b:
         tasks = [asyncio.create_task(collect(on_a, seen_a)), asyncio.create_task(stream())]
-        tasks.append(asyncio.create_task(collect(on_b, seen_b)))
+        if handed is None:
+            tasks.append(asyncio.create_task(collect(on_b, seen_b)))
         try:
             await eventually(lambda: len(seen_b) >= 20, what="stream flowing")
             await asyncio.to_thread(throwaway_redis.stop)
@@ -213,5 +233,36 @@ async def test_the_pubsub_connection_parses_with_hiredis(
     does not match it; that parser cost a live edit a fifth of its CPU (bench/READING.md)."""
     b = await make_broadcast(redis_url)
     async with b.subscribe(channel):
-        assert b._pubsub is not None and b._pubsub.connection is not None
-        assert type(b._pubsub.connection._parser).__name__ == "_AsyncHiredisParser"
+        assert b._pubsub is not None
+        assert type(b._pubsub._parser).__name__ == "_AsyncHiredisParser"
+
+
+@pytest.mark.timeout(60)
+async def test_a_silent_connection_is_pinged_then_replaced(
+    throwaway_redis: RedisServer, channel: str
+) -> None:
+    """A pub/sub connection that stops answering (its server hung: the socket stays open)
+    is pinged, then given up: once Redis answers again the subscriber gets a Resync, as
+    after any loss, and messages flow again. Without the watchdog the reader would wait
+    on the silent socket and never say that anything was missed."""
+    quick = {"ping_interval": 0.3, "ping_timeout": 0.3, "command_timeout": 0.5}
+    a = RedisBroadcast(throwaway_redis.url, **quick)
+    b = RedisBroadcast(throwaway_redis.url, **quick)
+    await a.connect()
+    await b.connect()
+    seen: list[Delivery] = []
+    try:
+        async with b.subscribe(channel, on_delivery=seen.append):
+            await a.publish(channel, b"before")
+            await eventually(lambda: Message(channel, b"before") in seen, what="before")
+            throwaway_redis.freeze()
+            try:
+                await eventually(lambda: b._pubsub is None, what="the silent connection dropped")
+            finally:
+                throwaway_redis.thaw()
+            await eventually(lambda: Resync(channel, "reconnected") in seen, what="resync")
+            await a.publish(channel, b"after")
+            await eventually(lambda: Message(channel, b"after") in seen, what="after")
+    finally:
+        await a.disconnect()
+        await b.disconnect()
