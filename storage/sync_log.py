@@ -1,13 +1,17 @@
 """The per-user change log behind GET /sync: written with every change, read by position.
 
 Every change that alters what a user sees of an event (its document or owner,
-the user's role, its access, its existence) logs a row here in its own
-transaction: creates and edits through the trigger on event_versions (migration
-0004: the hottest path pays no extra round trip), shares, role changes,
-transfers, revocations and deletions through `touch`. A row says only "event X
-may look different to user U"; the reader answers each with the event as it is
-at read time (or `removed`), so rows need no order among themselves within a
-page, and a row of a deleted event or of a revoked user is the tombstone.
+the user's role, its access, its existence) takes a position in its own
+transaction, from one counter. A new version (a create, any edit) takes one for the
+event itself, in `events.sync_position`, set by a trigger on the event row (migration
+0008: the hottest path pays no extra round trip, and one value however many members
+the event has). Shares, role changes, transfers, revocations and deletions log a row
+per user concerned in sync_changes, through `touch`. A user's changes after a
+position are the sync_changes rows for the user plus the events the user can see whose
+position is past it. Each says only "event X may look different to user U"; the
+reader answers each with the event as it is at read time (or `removed`), so they need
+no order among themselves within a page, and a row of a deleted event or of a revoked
+user is the tombstone.
 
 Why a cursor (a position in this log) never skips a change
 -----------------------------------------------------------
@@ -17,12 +21,12 @@ a plain sequence allows on PostgreSQL: transaction A takes position 7, B takes
 8, B commits, a reader sees 8 and keeps it, then A commits 7 behind it.
 
 - PostgreSQL: every writer (`touch` and the trigger alike) takes, for each user
-  it writes a row for, a shared transaction-level advisory lock on that user
-  before the row (and so its position) is made; the reader takes the same lock
-  exclusively before it reads the log. The exclusive lock is granted only when
-  every writer that might hold an unread position for that user has committed
-  or rolled back, and until the reader's transaction ends no new writer can take
-  a position for that user.
+  whose changes it logs (the trigger: every member of the event), a shared
+  transaction-level advisory lock on that user before it draws the position;
+  the reader takes the same lock exclusively before it reads the log. The
+  exclusive lock is granted only when every writer that might hold an unread
+  position for that user has committed or rolled back, and until the reader's
+  transaction ends no new writer can take a position for that user.
   Positions handed out later are larger than every one handed out before, so
   when the reader's next statement reads the log, every position below the
   highest it sees is already committed. Writers share the lock, so they never
@@ -114,19 +118,17 @@ async def hold_writers(conn: AsyncConnection, user_id: int) -> None:
 
 
 async def last_position(conn: AsyncConnection, user_id: int) -> int:
-    """The highest position logged for the user (0 for none)."""
-    query = sa.select(sa.func.coalesce(sa.func.max(sync_changes.c.position), 0)).where(
-        sync_changes.c.user_id == user_id
-    )
+    """The highest position of a change for the user (0 for none)."""
+    changes = _changes(user_id, 0).subquery()
+    query = sa.select(sa.func.coalesce(sa.func.max(changes.c.position), 0))
     return int((await conn.execute(query)).scalar_one())
 
 
 async def changed_since(conn: AsyncConnection, user_id: int, position: int) -> bool:
-    """Whether anything was logged for the user after `position`."""
-    query = sa.select(sync_changes.c.position).where(
-        sync_changes.c.user_id == user_id, sync_changes.c.position > position
-    )
-    return (await conn.execute(query.limit(1))).first() is not None
+    """Whether anything changed for the user after `position`."""
+    changes = _changes(user_id, position).subquery()
+    query = sa.select(changes.c.position).limit(1)
+    return (await conn.execute(query)).first() is not None
 
 
 async def list_visible(
@@ -146,17 +148,11 @@ async def list_visible(
 async def read_changes(
     conn: AsyncConnection, user_id: int, after_position: int, limit: int
 ) -> tuple[list[int], int, bool]:
-    """The events changed for the user after `after_position`, from at most `limit` log
-    rows: (event ids, each once, in the order of their last change; the position
-    read up to; whether more rows follow)."""
-    rows = (
-        await conn.execute(
-            sa.select(sync_changes.c.position, sync_changes.c.event_id)
-            .where(sync_changes.c.user_id == user_id, sync_changes.c.position > after_position)
-            .order_by(sync_changes.c.position)
-            .limit(limit + 1)
-        )
-    ).all()
+    """The events changed for the user after `after_position`, from at most `limit`
+    positions: (event ids, each once, in the order of their last change; the position
+    read up to; whether more follow)."""
+    changes = _changes(user_id, after_position).order_by("position").limit(limit + 1)
+    rows = (await conn.execute(changes)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     if not rows:
@@ -164,6 +160,20 @@ async def read_changes(
     last_change = {row.event_id: row.position for row in rows}
     ordered = sorted(last_change, key=last_change.__getitem__)
     return ordered, rows[-1].position, more
+
+
+def _changes(user_id: int, after_position: int) -> sa.CompoundSelect:
+    """(position, event_id) of every change for the user after `after_position`: the
+    rows logged for the user, and the versions of the events the user can see."""
+    logged = sa.select(sync_changes.c.position, sync_changes.c.event_id).where(
+        sync_changes.c.user_id == user_id, sync_changes.c.position > after_position
+    )
+    edited = (
+        sa.select(events.c.sync_position.label("position"), events.c.id.label("event_id"))
+        .join(permissions, permissions.c.event_id == events.c.id)
+        .where(permissions.c.user_id == user_id, events.c.sync_position > after_position)
+    )
+    return sa.union_all(logged, edited)
 
 
 async def resolve(conn: AsyncConnection, user_id: int, event_ids: list[int]) -> list[Change]:

@@ -45,6 +45,9 @@ sessions = sa.Table(
     sa.Index(None, "user_id"),
 )
 
+# BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
+_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 events = sa.Table(
     "events",
     metadata,
@@ -81,6 +84,9 @@ events = sa.Table(
     # The hash of the newest record in the event's audit chain: every writer of the
     # event already holds this row locked, so appending costs no extra read.
     sa.Column("audit_hash", sa.String(64), nullable=False, server_default=""),
+    # The sync log's position of the event's newest version, set by a trigger (migration
+    # 0008): an edit is logged here once, however many members the event has.
+    sa.Column("sync_position", _BIG_ID, nullable=False, server_default="0"),
     sa.Index(None, "owner_id", "uid", unique=True),
     # Never reuse an id: the audit trail and the sync log outlive the event.
     sqlite_autoincrement=True,
@@ -133,11 +139,10 @@ permissions = sa.Table(
     ),
 )
 
-# BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER PRIMARY KEY.
-_BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-# "Event X may look different to user U": one row per change and per user it
-# concerns, written in the change's transaction. No foreign key to events: the
+# "Event X may look different to user U": one row per change of a user's access (a
+# share, a role, a revocation, a transfer, a deletion) and per user it concerns,
+# written in the change's transaction. A new version is logged on its event instead
+# (events.sync_position), from the same counter. No foreign key to events: the
 # rows of a deleted event, or of a revoked user, are the tombstones /sync reports.
 # None to users either: each row copies its user from a permissions row or the
 # request's user, and checking it locked the user's row on every edit (migration 0007).

@@ -161,13 +161,44 @@ async def short_retention(database_url: str) -> AsyncIterator[RunningServer]:
         await running.stop()
 
 
+async def test_an_edit_reaches_every_members_sync_with_no_row_per_member(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    """An event shared with twelve people, edited twice: each one's sync shows it once,
+    among a change of their own, in pages of two; the edits add nothing to the per-user
+    log (an edit's position is the event's own, migration 0008)."""
+    owner = await register(client)
+    members = [await register(client) for _ in range(12)]
+    event_id = (await create_event(client, owner, title="all hands"))["id"]
+    for member in members:
+        await share(client, owner, event_id, member, "viewer")
+    copies = [SyncingClient(client, member.headers, limit=2) for member in members]
+    for copy in copies:
+        await copy.catch_up()
+    logged = await _logged_changes(database_url)
+    await edit(client, owner.headers, event_id, "all hands, moved")
+    own = {
+        member.id: (await create_event(client, member, title="mine"))["id"] for member in members
+    }
+    await edit(client, owner.headers, event_id, "all hands, moved again")
+    assert await _logged_changes(database_url) == logged
+    for member, copy in zip(members, copies, strict=True):
+        await copy.catch_up()
+        assert copy.copy[event_id]["title"] == "all hands, moved again"
+        assert copy.copy[event_id]["version"] == 3
+        assert own[member.id] in copy.copy
+
+
 async def test_a_cursor_past_the_retention_expires_and_old_changes_are_pruned(
     short_retention: RunningServer, database_url: str
 ) -> None:
-    """Past SYNC_RETENTION a cursor is 410 cursor_expired, and the log forgets its changes."""
+    """Past SYNC_RETENTION a cursor is 410 cursor_expired, and the log forgets its changes
+    (a share is logged for the user it concerns)."""
     async with httpx.AsyncClient(base_url=short_retention.url) as client:
-        alice = await register(client)
-        await create_event(client, alice)
+        alice, bob = await register(client), await register(client)
+        shared = await create_event(client, alice)
+        await share(client, alice, shared["id"], bob, "viewer")
+        assert await _logged_changes(database_url) > 0
         response = await client.get("/api/v1/sync", headers=alice.headers)
         cursor = response.json()["next_cursor"]
 
@@ -181,18 +212,21 @@ async def test_a_cursor_past_the_retention_expires_and_old_changes_are_pruned(
         fresh = await client.get("/api/v1/sync", headers=alice.headers)
         assert fresh.status_code == 200 and len(fresh.json()["items"]) == 1
 
-        database = Database(database_url)
-        try:
+        async def logged() -> int:
+            await client.get("/api/v1/sync", headers=alice.headers)
+            return await _logged_changes(database_url)
 
-            async def logged() -> int:
-                await client.get("/api/v1/sync", headers=alice.headers)
-                async with database.read() as conn:
-                    count = sa.text("SELECT count(*) FROM sync_changes")
-                    return int((await conn.execute(count)).scalar_one())
+        await eventually(lambda: _is_zero(logged()), timeout=15, interval=0.5)
 
-            await eventually(lambda: _is_zero(logged()), timeout=15, interval=0.5)
-        finally:
-            await database.close()
+
+async def _logged_changes(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        async with database.read() as conn:
+            count = sa.text("SELECT count(*) FROM sync_changes")
+            return int((await conn.execute(count)).scalar_one())
+    finally:
+        await database.close()
 
 
 async def _is_zero(count: asyncio.Future[int] | object) -> bool:
