@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -23,14 +24,22 @@ def alembic_config() -> Config:
 
 async def migrate(database: Database, revision: str = "head") -> None:
     """Upgrade the schema to `revision`, in one transaction."""
+    await _step(database, command.upgrade, revision)
 
-    def upgrade(connection: Connection) -> None:
+
+async def downgrade(database: Database, revision: str) -> None:
+    """Take the schema back to `revision`, in one transaction."""
+    await _step(database, command.downgrade, revision)
+
+
+async def _step(database: Database, step: Callable[[Config, str], None], revision: str) -> None:
+    def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
 
     async with database.schema_change() as conn:
-        await conn.run_sync(upgrade)
+        await conn.run_sync(run)
 
 
 async def schema_is_current(database: Database) -> bool:

@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from alembic import command
-from sqlalchemy import Connection
 
 from realtime.app import create_app
 from realtime.server import TandemServer, uvicorn_config
 from realtime.settings import Settings
-from storage.database import Database
-from storage.migrate import alembic_config
 
 T = TypeVar("T")
 
@@ -250,15 +246,3 @@ async def set_role(
         headers=owner.headers,
     )
     assert response.status_code == 200, response.text
-
-
-async def downgrade(database: Database, revision: str) -> None:
-    """Take the schema back to `revision`, as `alembic downgrade` would."""
-
-    def run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    async with database.schema_change() as conn:
-        await conn.run_sync(run)

@@ -9,12 +9,11 @@ import httpx
 import pytest
 
 from storage.database import Database
-from storage.migrate import migrate
+from storage.migrate import downgrade, migrate
 from tests.processes import base_env, tandem
 from tests.support import (
     Account,
     create_event,
-    downgrade,
     login,
     register,
     server_settings,

@@ -10,11 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from storage.database import Database
-from storage.migrate import migrate
+from storage.migrate import downgrade, migrate
 from tests.support import (
     Account,
     create_event,
-    downgrade,
     login,
     register,
     server_settings,
