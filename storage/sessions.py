@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -105,7 +107,18 @@ async def get_session_with_user(
     conn: AsyncConnection, session_id: str
 ) -> tuple[LoginSession, User] | None:
     """The session and its user in one round trip: this runs on every authenticated call."""
-    query = (
+    row = (await conn.execute(_session_with_user(), {"id": session_id})).first()
+    if row is None:
+        return None
+    session = LoginSession(session_id, row.id, row.refresh_jti, row.expires_at, row.revoked_at)
+    user = User(row.id, row.username, row.email, row.created_at)
+    return session, user
+
+
+@cache
+def _session_with_user() -> sa.Select[Any]:
+    """Built once: building it on each call was a third of the call or more."""
+    return (
         sa.select(
             sessions.c.refresh_jti,
             sessions.c.expires_at,
@@ -116,11 +129,5 @@ async def get_session_with_user(
             users.c.created_at,
         )
         .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.id == session_id)
+        .where(sessions.c.id == sa.bindparam("id"))
     )
-    row = (await conn.execute(query)).first()
-    if row is None:
-        return None
-    session = LoginSession(session_id, row.id, row.refresh_jti, row.expires_at, row.revoked_at)
-    user = User(row.id, row.username, row.email, row.created_at)
-    return session, user
