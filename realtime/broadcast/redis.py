@@ -272,21 +272,25 @@ class RedisBroadcast(Broadcast):
                 await watchdog
 
     async def _watch(self, pubsub: AbstractConnection) -> None:
-        """PING a connection quiet for ping_interval; after ping_timeout more without a
-        word it is presumed dead (a half-open TCP connection would otherwise look like a
-        quiet channel forever): closed, which ends the reader's wait with an error."""
+        """PING a connection quiet for ping_interval; with no word within ping_timeout of
+        the PING it is presumed dead (a half-open TCP connection would otherwise look like
+        a quiet channel forever): closed, which ends the reader's wait with an error.
+
+        Timed from the PING, not from the last word: a loop too busy to look in between
+        would otherwise give up a live connection without ever asking it.
+        """
         loop = asyncio.get_running_loop()
         pinged_at: float | None = None
         while True:
             await asyncio.sleep(min(1.0, self._ping_interval))
-            quiet = loop.time() - self._last_heard
+            now = loop.time()
             if pinged_at is not None and pinged_at < self._last_heard:
-                pinged_at = None
-            if quiet > self._ping_interval + self._ping_timeout:
+                pinged_at = None  # answered
+            if pinged_at is not None and now - pinged_at > self._ping_timeout:
                 logger.warning("no answer from Redis to PING; reconnecting")
                 await self._drop(pubsub)
                 return
-            if quiet > self._ping_interval and pinged_at is None:
+            if pinged_at is None and now - self._last_heard > self._ping_interval:
                 pinged_at = loop.time()
                 try:
                     async with asyncio.timeout(self._ping_timeout):

@@ -4,6 +4,7 @@ redis-server stops and restarts under a stream of messages."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -266,3 +267,39 @@ async def test_a_silent_connection_is_pinged_then_replaced(
     finally:
         await a.disconnect()
         await b.disconnect()
+
+
+@pytest.mark.timeout(60)
+async def test_a_busy_process_pings_before_giving_a_connection_up(
+    redis_url: str, channel: str
+) -> None:
+    """A process whose loop is busy for longer than the ping timeout at a time (overload)
+    checks on a quiet connection only between those stretches. It must still ping and
+    wait for the answer before giving the connection up: a live connection dropped costs
+    every room a Resync, which is more work for a process that is already behind."""
+    b = RedisBroadcast(redis_url, ping_interval=0.2, ping_timeout=0.2)
+    await b.connect()
+    seen: list[Delivery] = []
+
+    async def hog_the_loop() -> None:
+        while True:
+            _stall(0.5)
+            # Free for less than the watchdog's sleep, so it looks in after a stretch.
+            await asyncio.sleep(0.15)
+
+    try:
+        async with b.subscribe(channel, on_delivery=seen.append):
+            hog = asyncio.create_task(hog_the_loop())
+            try:
+                # Several stretches, each longer than the whole ping window.
+                await asyncio.sleep(5.5)
+            finally:
+                hog.cancel()
+            assert seen == []
+    finally:
+        await b.disconnect()
+
+
+def _stall(seconds: float) -> None:
+    """Block the event loop, as a long synchronous stretch of work would."""
+    time.sleep(seconds)
