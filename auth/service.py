@@ -143,8 +143,7 @@ class AuthService:
     async def authenticate(self, access_token: str) -> Principal:
         """The caller behind a bearer token, or unauthenticated/token_expired/token_revoked."""
         claims = self._codec.decode(access_token, "access")
-        async with self._db.read() as conn:
-            found = await session_store.get_session_with_user(conn, claims.session_id)
+        found = await session_store.read_session_with_user(self._db, claims.session_id)
         if found is None or found[1].id != claims.user_id:
             raise TandemError(ErrorCode.UNAUTHENTICATED, "the token is not valid")
         session, user = found

@@ -96,6 +96,7 @@ class Database:
         self._edits: BareConnections | None = None
         self._snapshots: BareConnections | None = None
         self._sqlite_direct: sqlite3.Connection | None = None
+        self._sqlite_reader: sqlite3.Connection | None = None
         if self.dialect == "sqlite":
             self.engine = create_async_engine(
                 sa_url,
@@ -142,9 +143,10 @@ class Database:
         for pool in (self._edits, self._snapshots):
             if pool is not None:
                 await pool.close()
-        if self._sqlite_direct is not None:
-            self._sqlite_direct.close()
-            self._sqlite_direct = None
+        for direct in (self._sqlite_direct, self._sqlite_reader):
+            if direct is not None:
+                direct.close()
+        self._sqlite_direct = self._sqlite_reader = None
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -246,6 +248,23 @@ class Database:
                 raw.rollback()
                 log.warning("database unavailable: %s", exc)
                 raise ServiceUnavailable("the database is unavailable") from exc
+
+    def sqlite_reader(self) -> sqlite3.Connection | None:
+        """SQLite only: a read-only sqlite3 connection in the event loop's own thread,
+        outside any transaction, so that each statement reads a snapshot of its own
+        (storage/point_reads.py); None for an in-memory database.
+
+        Not `sqlite_edit_transaction`'s connection: a read there could see an edit's
+        uncommitted rows while the edit awaits.
+        """
+        if self._sqlite_reader is None:
+            path = sqlite_path(self.url)
+            if path is None:
+                return None
+            # No busy wait, as for the edit connection: a busy read is left to read().
+            self._sqlite_reader = sqlite3.connect(path, isolation_level=None, timeout=0)
+            self._sqlite_reader.execute("PRAGMA query_only=ON")
+        return self._sqlite_reader
 
     def _direct_sqlite(self) -> sqlite3.Connection | None:
         if self._sqlite_direct is None:

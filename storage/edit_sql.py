@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
@@ -20,10 +19,10 @@ import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from storage.bare_asyncpg import compiled
 from storage.database import Database
+from storage.direct_sqlite import DirectStatement, direct_statement
 from storage.records import VersionRecord, version_record
 from storage.tables import audit_records, event_versions, events, permissions
 
@@ -190,13 +189,13 @@ class SqliteEditSql(EditSql):
     async def _rows(
         self, statement: sa.ClauseElement, params: dict[str, Any]
     ) -> list[Mapping[Any, Any]]:
-        direct = _direct(statement, self._dialect)
+        direct = direct_statement(statement, self._dialect)
         return [direct.row(values) for values in self._execute(direct, params)]
 
     async def _run(self, statement: sa.ClauseElement, params: dict[str, Any]) -> None:
-        self._execute(_direct(statement, self._dialect), params)
+        self._execute(direct_statement(statement, self._dialect), params)
 
-    def _execute(self, direct: _Direct, params: dict[str, Any]) -> sqlite3.Cursor:
+    def _execute(self, direct: DirectStatement, params: dict[str, Any]) -> sqlite3.Cursor:
         return self._raw.execute(direct.sql, direct.arguments(params))
 
 
@@ -328,43 +327,3 @@ def _move_and_log_params(
 
 def _bound(table: sa.Table, columns: tuple[str, ...], prefix: str) -> dict[str, Any]:
     return {name: sa.bindparam(prefix + name, type_=table.c[name].type) for name in columns}
-
-
-@dataclass(frozen=True)
-class _Direct:
-    """A statement compiled for a DB-API connection, with SQLAlchemy's own conversions of
-    its parameters and result columns (the ones SQLAlchemy would apply)."""
-
-    sql: str
-    names: tuple[str, ...]
-    binders: tuple[Callable[[Any], Any] | None, ...]
-    keys: tuple[str, ...]
-    loaders: tuple[Callable[[Any], Any] | None, ...]
-
-    def arguments(self, params: dict[str, Any]) -> list[Any]:
-        return [
-            params[name] if bind is None else bind(params[name])
-            for name, bind in zip(self.names, self.binders, strict=True)
-        ]
-
-    def row(self, values: Sequence[Any]) -> dict[str, Any]:
-        return {
-            key: value if load is None else load(value)
-            for key, load, value in zip(self.keys, self.loaders, values, strict=True)
-        }
-
-
-@cache
-def _direct(statement: sa.ClauseElement, dialect: Dialect) -> _Direct:
-    compiled = statement.compile(dialect=dialect)
-    assert isinstance(compiled, SQLCompiler) and compiled.positiontup is not None
-    names = tuple(compiled.positiontup)
-    binds = compiled._bind_processors
-    columns = compiled._result_columns
-    return _Direct(
-        str(compiled),
-        names,
-        tuple(cast(Callable[[Any], Any] | None, binds.get(name)) for name in names),
-        tuple(column.keyname for column in columns),
-        tuple(column.type._cached_result_processor(dialect, None) for column in columns),
-    )

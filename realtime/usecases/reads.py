@@ -31,9 +31,9 @@ class CalendarReads:
         self, user: User, event_id: int, as_of: datetime | None = None
     ) -> tuple[EventRecord, str]:
         """The event and the caller's role; with `as_of`, the version current at that time."""
+        if as_of is None:
+            return await event_store.read_visible_event(self._db, event_id, user.id)
         async with self._db.read() as conn:
-            if as_of is None:
-                return await event_store.get_visible_event(conn, event_id, user.id)
             return await event_store.event_as_of(conn, event_id, user.id, as_of)
 
     async def events(self, query: EventQuery) -> tuple[list[tuple[EventRecord, str]], str | None]:

@@ -38,6 +38,7 @@ from realtime.ws.presence import Member, RoomPresence
 from storage import events as event_store
 from storage import history
 from storage import permissions as permission_store
+from storage.database import AsyncConnection
 from storage.errors import ErrorCode, ServiceUnavailable, TandemError
 
 if TYPE_CHECKING:
@@ -180,22 +181,23 @@ class Room:
             done.set_result(None)
 
     async def _read_join(self, connection: Connection, since: int | None) -> dict[str, Any]:
-        async with self._rooms.database.read() as conn:
-            event, role = await event_store.get_visible_event(
-                conn, self.event_id, connection.user_id
-            )
-            if self.version is None:
-                self.version = event.version
-            elif event.version > self.version:
-                # The database is ahead of the stream: bring the room's other
-                # sockets up to this version first, in order.
-                for record in await history.versions_between(
-                    conn, self.event_id, self.version, event.version
-                ):
-                    self._deliver(patch_message(self.event_id, record))
-            patches = None
-            if since is not None and 0 <= event.version - since <= MAX_CATCH_UP:
-                patches = await history.versions_between(conn, self.event_id, since, event.version)
+        database, user_id = self._rooms.database, connection.user_id
+        event, role = await event_store.read_visible_event(database, self.event_id, user_id)
+        patches = None
+        if since is not None or (self.version is not None and event.version > self.version):
+            # Versions to read as well: again, all in one snapshot.
+            async with database.read() as conn:
+                event, role = await event_store.get_visible_event(conn, self.event_id, user_id)
+                if self.version is None:
+                    self.version = event.version
+                else:  # the database is ahead of the stream: the others catch up first
+                    await self._deliver_missed(conn, event.version)
+                if since is not None and 0 <= event.version - since <= MAX_CATCH_UP:
+                    patches = await history.versions_between(
+                        conn, self.event_id, since, event.version
+                    )
+        elif self.version is None:
+            self.version = event.version
         joined: dict[str, Any] = {
             "type": "joined",
             "event_id": self.event_id,
@@ -284,8 +286,12 @@ class Room:
         if self.version is None:
             return
         async with self._rooms.database.read() as conn:
-            missed = await history.versions_between(conn, self.event_id, self.version)
-        for record in missed:
+            await self._deliver_missed(conn)
+
+    async def _deliver_missed(self, conn: AsyncConnection, upto: int | None = None) -> None:
+        """Deliver the versions after `self.version` (to `upto`) from the version log."""
+        assert self.version is not None
+        for record in await history.versions_between(conn, self.event_id, self.version, upto):
             self._deliver(patch_message(self.event_id, record))
 
     def _deliver(self, message: dict[str, Any]) -> None:
