@@ -14,7 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.document import build_document
 from storage.history import get_version
-from storage.overrides import cancel_occurrence_ops, set_occurrence_ops, without_orphans
+from storage.overrides import (
+    cancel_occurrence_ops,
+    cancelled_override_ops,
+    set_occurrence_ops,
+    without_orphans,
+)
 from storage.patch_diff import make_ops
 from storage.patching import check_ops
 from storage.records import EventRecord
@@ -80,7 +85,8 @@ async def patch_for(
     for a RestoreVersion, which reads the version)."""
     match change:
         case ApplyOps(ops):
-            return check_ops(ops)
+            checked = check_ops(ops)
+            return checked + cancelled_override_ops(current.document, checked)
         case SetFields(fields):
             merged = {**current.document, **fields}
             if "overrides" not in fields:

@@ -18,10 +18,10 @@ from types import MappingProxyType
 from typing import Any
 
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
-from storage.errors import not_found, validation_error
+from storage.errors import TandemError, not_found, validation_error
 from storage.json_columns import read_json
 from storage.patch_diff import make_ops
-from storage.patching import escape
+from storage.patching import apply_ops, escape
 from storage.recurrence import (
     event_bounds,
     event_occurrences,
@@ -280,3 +280,35 @@ def cancel_occurrence_ops(document: dict[str, Any], occurrence_id: str) -> list[
     if occurrence_id in document["overrides"]:
         ops.append({"op": "remove", "path": f"/overrides/{escape(occurrence_id)}"})
     return ops
+
+
+def cancelled_override_ops(
+    document: dict[str, Any], ops: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The removals of the overrides whose occurrences `ops` cancel with an EXDATE line:
+    a cancelled occurrence takes its override with it (PROTOCOL.md), however it was
+    cancelled. Overrides that a change of the rules orphans stay the patch's to remove."""
+    if not document.get("overrides") or not any(op["path"].startswith("/recurrence") for op in ops):
+        return []
+    try:
+        changed = apply_ops(document, ops)
+    except TandemError:
+        return []  # the engine's own apply names what is wrong with the patch
+    recurrence = changed.get("recurrence")
+    if not isinstance(recurrence, list):
+        return []
+    rules_only = [line for line in recurrence if not (isinstance(line, str) and _is_exdate(line))]
+    cancelled = _orphans(changed) - _orphans({**changed, "recurrence": rules_only})
+    return [{"op": "remove", "path": f"/overrides/{escape(key)}"} for key in sorted(cancelled)]
+
+
+def _is_exdate(line: str) -> bool:
+    name = line.split(":", 1)[0].split(";", 1)[0]
+    return name.strip().upper() == "EXDATE"
+
+
+def _orphans(document: dict[str, Any]) -> set[str]:
+    overrides = document.get("overrides")
+    if not isinstance(overrides, dict):
+        return set()
+    return set(overrides) - set(without_orphans(document)["overrides"])

@@ -161,6 +161,33 @@ async def test_cancel_adds_an_exdate_and_drops_the_override(client: httpx.AsyncC
     assert again.status_code == 404 and error_code(again) == "not_found"
 
 
+async def test_an_exdate_patched_in_takes_the_occurrences_override_with_it(
+    client: httpx.AsyncClient,
+) -> None:
+    """Cancelling one occurrence is an EXDATE line however it is added: a JSON Patch that
+    adds one drops that occurrence's override too, in the same version, and its stored
+    ops say so. An override the patch's rule change orphans is still refused."""
+    alice = await register(client)
+    kept = "2026-03-23T08:00:00Z"
+    overrides = {MARCH_16: {"title": "Special"}, kept: {"title": "Kept"}}
+    event = await weekly(client, alice, overrides=overrides)
+    url = f"{EVENTS}/{event['id']}"
+    cancel = {"op": "add", "path": "/recurrence/-", "value": "EXDATE:20260316T080000Z"}
+    patched = await client.patch(url, json=[cancel], headers={**alice.headers, **PATCH_JSON})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["overrides"] == {kept: {"title": "Kept"}}
+    assert patched.json()["version"] == 2
+    history = await client.get(f"{url}/history", headers=alice.headers)
+    assert history.json()["items"][0]["ops"] == [
+        cancel,
+        {"op": "remove", "path": f"/overrides/{MARCH_16}"},
+    ]
+    shorter = {"op": "replace", "path": "/recurrence", "value": [WEEKLY[0].replace("10", "3")]}
+    refused = await client.patch(url, json=[shorter], headers={**alice.headers, **PATCH_JSON})
+    assert refused.status_code == 422 and error_code(refused) == "invalid_event"
+    assert f"overrides/{kept}" in fields_of(refused)
+
+
 async def test_occurrence_routes_refuse_who_and_what_they_must(client: httpx.AsyncClient) -> None:
     """404 for a stranger or a non-occurrence, 403 for a viewer; nothing is written."""
     alice, viewer, mallory = await register(client), await register(client), await register(client)
