@@ -28,6 +28,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's own request id is kept when it is short and plain (it ends up in logs).
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _CONVERTOR = re.compile(r":[a-z]+}")
+# A feed URL carries its secret token in the path (a calendar application sends no
+# header): whatever follows this prefix is never logged, whichever route answered (a
+# mangled feed URL falls through to the static files, and must not be logged either).
+_FEED_PREFIX = "/ical/"
 
 # Everything the app serves is same-origin: the demo page talks to its own API
 # and WebSocket, and nothing may frame it.
@@ -72,6 +76,8 @@ class RequestEnvelope:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status: int | None = None
+        # Before routing, which moves the scope's root_path into each mount.
+        path = loggable_path(scope)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -87,7 +93,7 @@ class RequestEnvelope:
                 raise  # half an answer is out: only the server can end the connection
             # Logged in full, with the request id; the client learns only that it was
             # our fault, and which id to quote.
-            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            log.exception("unhandled error on %s %s", scope["method"], path)
             failure = TandemError(ErrorCode.INTERNAL_ERROR, "internal server error")
             await error_response(Request(scope), failure)(scope, receive, send_with_headers)
         finally:
@@ -100,11 +106,11 @@ class RequestEnvelope:
             access_log.info(
                 "%s %s %d",
                 method,
-                scope["path"],
+                path,
                 status,
                 extra={
                     "method": method,
-                    "path": scope["path"],
+                    "path": path,
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
@@ -138,6 +144,13 @@ def route_label(scope: Scope) -> str:
     if isinstance(route, Mount):
         return "static" if route.name == "web-demo" else "unmatched"
     return scope.get("root_path", "") + _CONVERTOR.sub("}", route.path)
+
+
+def loggable_path(scope: Scope) -> str:
+    """The request's path as logs show it: a feed's token is replaced by `<redacted>`."""
+    path: str = scope["path"]
+    prefix = scope.get("root_path", "") + _FEED_PREFIX
+    return prefix + "<redacted>" if path.startswith(prefix) else path
 
 
 def _request_id(scope: Scope) -> str:

@@ -4,12 +4,17 @@ origins only, and the body and message limits that the settings give."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 
 import httpx
+import pytest
+from starlette.requests import Request
+from starlette.routing import Route
 
+from realtime.ops.logs import JsonFormatter
 from realtime.settings import Settings
-from tests.support import register, start_server
+from tests.support import RunningServer, register, start_server
 from tests.ws_client import Sockets
 
 
@@ -86,3 +91,40 @@ async def test_body_and_message_limits_come_from_settings(settings: Settings) ->
     finally:
         await sockets.close_all()
         await running.stop()
+
+
+@pytest.mark.traceback_expected
+async def test_a_feed_token_is_never_logged(
+    server: RunningServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed's secret token is in no log line: not in the access lines of its answers
+    (200, 304, a mangled URL no route takes), nor in the error line of a fault on it."""
+    alice = await register(client)
+    created = await client.post("/api/v1/feeds", headers=alice.headers)
+    path = httpx.URL(created.json()["url"]).path
+    token = path.removeprefix("/ical/").removesuffix(".ics")
+
+    async def broken(request: Request) -> None:
+        raise RuntimeError("a fault while serving a feed")
+
+    with caplog.at_level(logging.INFO):
+        fetched = await client.get(path)
+        assert fetched.status_code == 200
+        held = {"If-None-Match": fetched.headers["etag"]}
+        assert (await client.get(path, headers=held)).status_code == 304
+        assert (await client.get(path + "/")).status_code == 404
+        server.server.config.app.router.routes.insert(0, Route("/ical/{token}.ics", broken))
+        assert (await client.get(path)).status_code == 500
+    # The test's own HTTP client logs its URLs; everything else was the server's.
+    logged = [r for r in caplog.records if r.name.partition(".")[0] not in ("httpx", "httpcore")]
+    access = [r for r in logged if r.name == "tandem.access"]
+    assert [(r.__dict__["path"], r.__dict__["status"]) for r in access] == [
+        ("/ical/<redacted>", 200),
+        ("/ical/<redacted>", 304),
+        ("/ical/<redacted>", 404),
+        ("/ical/<redacted>", 500),
+    ]
+    assert any(r.exc_info for r in logged), "the fault was logged"
+    formatter = JsonFormatter()
+    for record in logged:
+        assert token not in formatter.format(record), record.getMessage()
