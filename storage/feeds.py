@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,9 @@ from storage.errors import not_found
 from storage.records import EventRecord, event_record
 from storage.tables import events, feeds, permissions
 
-# 32 random bytes, URL-safe base64 without padding: 43 characters.
+# 32 random bytes, URL-safe base64 without padding: 43 characters of its alphabet.
 TOKEN_BYTES = 32
-TOKEN_LENGTH = 43
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ async def use_feed(conn: AsyncConnection, token: str, now: datetime) -> int:
     Read from the database on every request, with no cache: a deleted feed stops
     working at once, on every process.
     """
-    if len(token) != TOKEN_LENGTH:
+    # Anything else was never issued (and, not being ASCII, might not even hash).
+    if not _TOKEN_SHAPE.fullmatch(token):
         raise not_found("feed")
     result = await conn.execute(
         feeds.update()

@@ -134,6 +134,15 @@ async def test_calendar_and_feeds(server: RunningServer, client: httpx.AsyncClie
         assert answer.status_code == 404 and error_code(answer) == "not_found"
 
 
+async def test_a_feed_token_of_another_shape_is_not_found(client: httpx.AsyncClient) -> None:
+    """43 characters outside the token's alphabet (non-ASCII, base64's own + and /, a dot)
+    are a token never issued: 404 not_found, not a fault."""
+    for wrong in ("a" * 42 + "%C3%A9", "%E2%82%AC" * 43, "a" * 42 + "+", "a" * 42 + "."):
+        answer = await client.get(f"/ical/{wrong}.ics")
+        assert answer.status_code == 404, (wrong, answer.text)
+        assert error_code(answer) == "not_found"
+
+
 async def test_import_creates_then_updates_by_uid(client: httpx.AsyncClient) -> None:
     """Import makes one event per UID with its overrides (origin import); again: unchanged;
     a changed file: one new version of the same event."""
