@@ -27,8 +27,9 @@ PRUNE_SLACK = timedelta(hours=1)
 # How often one process prunes the log (or once per retention, if shorter).
 PRUNE_EVERY = timedelta(minutes=10)
 # A cursor that read nothing new comes back unchanged (so the page, and its ETag,
-# stay the same) until it is this old; then it is renewed, so that a client that
-# polls an idle calendar never sees its cursor expire.
+# stay the same) until it is this old (or half the retention, if shorter); then it is
+# renewed, so that a client that polls an idle calendar more often than the retention
+# never sees its cursor expire.
 RENEW_AFTER = timedelta(days=1)
 # Floors are rounded down to an hour (or a hundredth of a shorter retention): an
 # earlier floor is still a true one, and the first page of an unchanged calendar
@@ -49,6 +50,7 @@ class Sync:
         self._codec = CursorCodec(secret_key)
         self._retention = retention
         self._floor_step = max(1, int(min(FLOOR_STEP, retention / 100).total_seconds()))
+        self._renew_after = min(RENEW_AFTER, retention / 2)
         self._next_prune = 0.0
 
     async def page(self, user_id: int, cursor_text: str | None, limit: int) -> SyncPage:
@@ -93,7 +95,7 @@ class Sync:
                 conn, cursor.user_id, cursor.position, limit
             )
             changes = await sync_log.resolve(conn, cursor.user_id, event_ids)
-        if not changes and now - datetime.fromtimestamp(cursor.floor, UTC) < RENEW_AFTER:
+        if not changes and now - datetime.fromtimestamp(cursor.floor, UTC) < self._renew_after:
             return SyncPage([], cursor_text, False)
         items: list[dict[str, Any]] = []
         for change in changes:

@@ -219,6 +219,30 @@ async def test_a_cursor_past_the_retention_expires_and_old_changes_are_pruned(
         await eventually(lambda: _is_zero(logged()), timeout=15, interval=0.5)
 
 
+async def test_a_client_polling_an_idle_calendar_keeps_a_live_cursor(
+    short_retention: RunningServer,
+) -> None:
+    """A caught-up client polling an idle calendar is handed a renewed cursor within
+    SYNC_RETENTION: it still reads after the cursor it started with has expired."""
+    async with httpx.AsyncClient(base_url=short_retention.url) as client:
+        alice = await register(client)
+        await create_event(client, alice)
+        copy = SyncingClient(client, alice.headers)
+        await copy.catch_up()
+        started = copy.cursor
+
+        async def first_cursor_expired() -> bool:
+            assert not await copy.page(), "nothing changed"
+            answer = await client.get(
+                "/api/v1/sync", params={"cursor": started}, headers=alice.headers
+            )
+            return answer.status_code == 410
+
+        await eventually(first_cursor_expired, timeout=15, interval=0.2)
+        assert copy.cursor != started
+        assert not await copy.page()
+
+
 async def _logged_changes(database_url: str) -> int:
     database = Database(database_url)
     try:
