@@ -10,7 +10,9 @@ Chains are per event (`event:<id>`) and per account (`user:<id>`; a failed
 login on an unknown name goes to `anonymous`), never one global chain: appending
 must lock the chain's head, and one head for everything would make every edit
 wait for every other. An event chain's head is a column of the event row, which
-each writer of the event locks anyway; account heads live in audit_heads.
+each writer of the event locks anyway; account heads live in audit_heads, and so
+does a deleted event's final head, so that a record removed from the end of its
+chain is still found.
 """
 
 from __future__ import annotations
@@ -108,13 +110,13 @@ async def insert(conn: AsyncConnection, record: dict[str, Any]) -> None:
 
 
 async def append_to_event(
-    conn: AsyncConnection, item: Entry, *, previous: str | None = None, update_head: bool = True
+    conn: AsyncConnection, item: Entry, *, previous: str | None = None, last: bool = False
 ) -> None:
     """Append to the event's chain, locking the event row (its head) until commit.
 
     `previous` when the caller knows the head (a new event's is empty);
-    `update_head=False` for a deletion: the row is about to go, and the record is
-    the chain's last.
+    `last=True` for a deletion: the row is about to go, so the chain's final head is
+    kept in audit_heads instead.
     """
     assert item.event_id is not None
     if previous is None:
@@ -123,11 +125,14 @@ async def append_to_event(
             head = head.with_for_update()
         previous = (await conn.execute(head)).scalar_one()
     hash_ = chain_hash(previous, item)
-    if update_head:
+    chain = event_chain(item.event_id)
+    if last:
+        await conn.execute(audit_heads.insert().values(chain=chain, hash=hash_))
+    else:
         await conn.execute(
             events.update().where(events.c.id == item.event_id).values(audit_hash=hash_)
         )
-    await insert(conn, record_values(event_chain(item.event_id), item, hash_))
+    await insert(conn, record_values(chain, item, hash_))
 
 
 async def append_to_account(conn: AsyncConnection, item: Entry, user_id: int | None) -> None:

@@ -121,7 +121,8 @@ async def verify(conn: AsyncConnection) -> Mismatch | None:
     """Recompute every chain in seq order; the first record that does not match, if any.
 
     A record altered or removed from the middle breaks the hash of the next one in
-    its chain; a record removed from the end no longer matches the chain's head.
+    its chain; a record removed from the end no longer matches the chain's head (a
+    live event's row, or audit_heads for accounts and deleted events).
     """
     last: dict[str, str] = {}
     async for record in every_record(conn):

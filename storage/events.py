@@ -430,8 +430,8 @@ def _fingerprint(q: EventQuery, kind: str) -> str:
 async def delete_event(
     conn: AsyncConnection, event_id: int, deleted_by: int, now: datetime
 ) -> None:
-    """Delete an event the caller has locked; its sync tombstones and the last record of
-    its audit chain stay behind."""
+    """Delete an event the caller has locked; its sync tombstones, its audit chain (the
+    deletion its last record) and that chain's head stay behind."""
     row = (
         await conn.execute(
             sa.select(events.c.version, events.c.audit_hash).where(events.c.id == event_id)
@@ -439,5 +439,5 @@ async def delete_event(
     ).one()
     await sync_log.touch(conn, event_id, now)
     deleted = audit.entry("event_delete", now, deleted_by, event_id=event_id, version=row.version)
-    await audit.append_to_event(conn, deleted, previous=row.audit_hash, update_head=False)
+    await audit.append_to_event(conn, deleted, previous=row.audit_hash, last=True)
     await conn.execute(events.delete().where(events.c.id == event_id))

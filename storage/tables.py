@@ -182,8 +182,9 @@ audit_records = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# The newest hash of each account chain (and of `anonymous`); event chains keep
-# theirs in events.audit_hash. Its row lock orders the appends to one chain.
+# The newest hash of each account chain (and of `anonymous`), and the final one of
+# each deleted event's chain; a live event keeps its head in events.audit_hash. Its
+# row lock orders the appends to one account chain.
 audit_heads = sa.Table(
     "audit_heads",
     metadata,

@@ -90,3 +90,30 @@ async def test_verify_and_export_on_a_real_trail(
     truncated = tandem("audit", "verify", env=env, cwd=tmp_path)
     assert truncated.returncode == 1
     assert "chain user:" in truncated.stderr and "missing" in truncated.stderr
+
+
+@pytest.mark.parametrize("removed", ["its deletion", "its whole chain"])
+async def test_verify_finds_records_removed_from_a_deleted_events_chain(
+    server: RunningServer, database_url: str, tmp_path: Path, removed: str
+) -> None:
+    """A deleted event's chain keeps its head: verify exits 1 naming the chain when its
+    event_delete record, or every record of it, is removed by hand."""
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        alice = await register(client)
+        event = (await create_event(client, alice))["id"]
+        edited = await client.patch(
+            f"/api/v1/events/{event}",
+            json=title_ops("edited"),
+            headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+        )
+        assert edited.status_code == 200, edited.text
+        deleted = await client.delete(f"/api/v1/events/{event}", headers=alice.headers)
+        assert deleted.status_code == 204, deleted.text
+    env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
+    intact = tandem("audit", "verify", env=env, cwd=tmp_path)
+    assert intact.returncode == 0, intact.stderr
+    tail = " AND action = 'event_delete'" if removed == "its deletion" else ""
+    await run_sql(database_url, f"DELETE FROM audit_records WHERE chain = 'event:{event}'{tail}")
+    broken = tandem("audit", "verify", env=env, cwd=tmp_path)
+    assert broken.returncode == 1, broken.stdout
+    assert f"chain event:{event}: its newest record is missing" in broken.stderr
