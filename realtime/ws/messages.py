@@ -57,8 +57,20 @@ class Ping(msgspec.Struct, tag="ping", tag_field="type", frozen=True):
 
 ClientMessage = Auth | Join | Leave | Patch | Presence | Ping
 
+
+def _refuse_extension(code: int, data: memoryview) -> Any:
+    """MessagePack extension types carry no JSON value, so no message holds one.
+
+    msgspec would hand them over as Ext objects, which nothing downstream reads
+    (msgspec.to_builtins, in the U+0000 check, raises TypeError on them). The timestamp
+    type (-1) msgspec decodes itself, as a datetime, which the patch and presence rules
+    refuse as they refuse every value JSON cannot carry.
+    """
+    raise codec.DecodeError(f"MessagePack extension type {code} is not a JSON value")
+
+
 _json_decoder = msgspec.json.Decoder(ClientMessage)
-_msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage)
+_msgpack_decoder = msgspec.msgpack.Decoder(ClientMessage, ext_hook=_refuse_extension)
 
 
 def parse(frame: str | bytes, binary: bool, max_depth: int) -> ClientMessage:

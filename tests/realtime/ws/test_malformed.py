@@ -162,6 +162,25 @@ async def test_msgpack_garbage_is_invalid_message(
     assert (await packed.recv())["type"] == "pong"
 
 
+async def test_msgpack_extension_value_is_invalid_message(shared_event: SharedEvents) -> None:
+    """A MessagePack extension value, in a patch or a presence state, is invalid_message."""
+    room = await shared_event()
+    event_id = room.id
+    packed = await room.pool.ready(room.ws_url, room.owner.access_token, subprotocol=MSGPACK)
+    await packed.join(event_id)
+    ext = msgspec.msgpack.Ext(1, b"ab")
+    replace = {"op": "replace", "path": "/title", "value": ext}
+    for message in (
+        {"type": "patch", "event_id": event_id, "op_id": "e", "base_version": 1, "ops": [replace]},
+        {"type": "presence", "event_id": event_id, "state": {"k": msgspec.msgpack.Ext(5, b"")}},
+    ):
+        await packed.send(message)
+        error = await packed.recv_until(is_type("error"))
+        assert error["code"] == "invalid_message", error
+        await packed.ping()
+    assert (await packed.submit(event_id, title_ops("still usable")))["version"] == 2
+
+
 async def test_msgpack_first_message_auth(
     server: RunningServer, client: httpx.AsyncClient, sockets: Sockets
 ) -> None:
