@@ -78,7 +78,7 @@ def json_equal(a: Any, b: Any) -> bool:
     return a is None and b is None
 
 
-def _is_json(value: Any) -> bool:
+def is_json_value(value: Any) -> bool:
     """True for a JSON value (str-keyed objects, finite numbers) of bounded depth."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -128,7 +128,7 @@ def check_op(op: object, index: int) -> None:
     if kind in _VALUE_OPS:
         if "value" not in op:
             raise _invalid(index, f"'{kind}' needs a 'value'")
-        if not _is_json(op["value"]):
+        if not is_json_value(op["value"]):
             raise _invalid(index, "'value' is not a JSON value (or is nested too deeply)")
     if kind in _FROM_OPS:
         source = _document_path(op, "from", index)

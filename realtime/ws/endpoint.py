@@ -38,6 +38,7 @@ from realtime.ws.messages import (
 )
 from realtime.ws.op_rate import OpRate
 from storage.errors import ErrorCode, TandemError
+from storage.patching import is_json_value
 
 AUTH_TIMEOUT = 10.0
 MAX_ROOMS = 500
@@ -111,6 +112,10 @@ class SocketHandler:
         self._require_joined(message.event_id)
         if not isinstance(message.state, dict):
             raise TandemError(ErrorCode.INVALID_MESSAGE, "presence state must be an object")
+        # MessagePack can carry what JSON cannot (bytes, non-string keys, NaN): relayed,
+        # such a state would reach JSON and MessagePack members as different values.
+        if not is_json_value(message.state):
+            raise TandemError(ErrorCode.INVALID_MESSAGE, "presence state must hold only JSON")
         if presence_size(message.state) > MAX_PRESENCE_BYTES:
             raise TandemError(
                 ErrorCode.TOO_LARGE, f"presence state may be at most {MAX_PRESENCE_BYTES} bytes"

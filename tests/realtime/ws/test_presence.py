@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.shared_event import SharedEvents
-from tests.ws_client import Message, WSClient, is_error
+from tests.ws_client import MSGPACK, Message, WSClient, is_error
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -143,6 +143,23 @@ async def test_state_over_1_kib_is_too_large(shared_event: SharedEvents) -> None
     assert not [m for m in b.log if "x" * 2000 in str(m.get("updated"))], (
         "refused state was broadcast"
     )
+
+
+async def test_state_that_is_not_json_is_invalid_message(shared_event: SharedEvents) -> None:
+    """A MessagePack state JSON cannot carry (bytes, int keys, NaN) is refused, not relayed."""
+    room = await shared_event()
+    event_id = room.id
+    plain = await room.socket(room.owner)
+    packed = await room.pool.ready(room.ws_url, room.owner.access_token, subprotocol=MSGPACK)
+    await packed.join(event_id)
+    for state in ({"b": b"\x00\x01\xff"}, {7: True}, {"n": [float("nan")]}):
+        await packed.send({"type": "presence", "event_id": event_id, "state": state})
+        error = await packed.recv_until(is_error("invalid_message"))
+        assert error["event_id"] == event_id
+    await packed.send({"type": "presence", "event_id": event_id, "state": {"focus": "title"}})
+    await state_of(plain, event_id, packed, {"focus": "title"})
+    refused = [m for m in presence_about(plain, packed) if m.get("updated")]
+    assert [m["updated"][0]["state"] for m in refused] == [{"focus": "title"}], refused
 
 
 async def test_presence_for_a_room_not_joined_is_an_error(shared_event: SharedEvents) -> None:
