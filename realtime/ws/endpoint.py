@@ -86,7 +86,7 @@ class SocketHandler:
             elif isinstance(message, Join):
                 await self._join(message)
             elif isinstance(message, Leave):
-                self.state.rooms.leave(self.connection, message.event_id)
+                await self.state.rooms.leave(self.connection, message.event_id)
             elif isinstance(message, Presence):
                 self._presence(message)
             elif isinstance(message, Ping):

@@ -95,7 +95,7 @@ class Room:
             log.exception("room %s stopped", self.event_id)
         finally:
             self._rooms.discard(self)
-            self._fail_waiting_joins()
+            self._release_waiting()
 
     def _received(self, delivery: Delivery) -> None:
         """From the broadcast, in its order: queued with the room's other work."""
@@ -147,7 +147,10 @@ class Room:
         elif kind == "join":
             await self._join(*args)
         elif kind == "leave":
-            self._leave(args[0], notify=True)
+            connection, done = args
+            self._leave(connection)
+            if done is not None:
+                done.set_result(None)
         elif kind == "presence":
             member = self.members.get(args[0].socket_id)
             if member is not None:
@@ -217,15 +220,12 @@ class Room:
             joined["event"] = event_json(event, role)
         return joined
 
-    def _leave(self, connection: Connection, *, notify: bool) -> None:
+    def _leave(self, connection: Connection) -> None:
         member = self.members.pop(connection.socket_id, None)
         connection.rooms.discard(self.event_id)
         connection.pending_ops.pop(self.event_id, None)
-        if member is None:
-            return
-        if notify:
-            connection.send(Frame({"type": "left", "event_id": self.event_id}))
-        self.presence.changed("left", member.as_member())
+        if member is not None:
+            self.presence.changed("left", member.as_member())
 
     async def _on_delivery(self, delivery: Message | Resync) -> None:
         if isinstance(delivery, Resync):
@@ -274,7 +274,7 @@ class Room:
             if role is None:
                 # Read from the database, not heard: no notice to match.
                 member.connection.send_removed(self.event_id, gone, notice=None)
-                self._leave(member.connection, notify=False)
+                self._leave(member.connection)
             elif role != member.role:
                 member.role = role
                 member.connection.send(
@@ -338,7 +338,7 @@ class Room:
         for member in list(self.members.values()):
             if reason == "deleted" or member.connection.user_id in users:
                 member.connection.send_removed(self.event_id, reason, notice)
-                self._leave(member.connection, notify=False)
+                self._leave(member.connection)
 
     def _on_remote_presence(self, message: dict[str, Any]) -> None:
         process = message.get("process")
@@ -362,13 +362,16 @@ class Room:
         except BroadcastUnavailable:
             log.info("room %s: presence not shared, broadcast unavailable", self.event_id)
 
-    def _fail_waiting_joins(self) -> None:
+    def _release_waiting(self) -> None:
+        """The room is gone: a waiting join fails, a waiting leave is done."""
         while not self._inbox.empty():
             command = self._inbox.get_nowait()
             if command[0] == "join" and not command[3].done():
                 command[3].set_exception(
                     TandemError(ErrorCode.UNAVAILABLE, "the room is closing; join again")
                 )
+            elif command[0] == "leave" and command[2] is not None and not command[2].done():
+                command[2].set_result(None)
 
 
 def _observe_delay(committed_at: object) -> None:

@@ -57,19 +57,26 @@ class Rooms:
         await done
         connection.rooms.add(event_id)
 
-    def leave(self, connection: Connection, event_id: int) -> None:
+    async def leave(self, connection: Connection, event_id: int) -> None:
+        """Leave a room; `left` is queued on the socket (also when it was not in it).
+
+        Awaited like a join, so that the socket's next message (a join counted against
+        MAX_ROOMS, a presence, another leave) sees the room left: the room's pump sends
+        what it owes the socket, then forgets it, and `left` comes after that.
+        """
         room = self._rooms.get(event_id)
         if room is not None and connection.socket_id in room.members:
-            room.submit("leave", connection)
-        else:
-            connection.rooms.discard(event_id)
-            connection.send(Frame({"type": "left", "event_id": event_id}))
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            room.submit("leave", connection, done)
+            await done
+        connection.rooms.discard(event_id)
+        connection.send(Frame({"type": "left", "event_id": event_id}))
 
     def leave_all(self, connection: Connection) -> None:
         for event_id in list(connection.rooms):
             room = self._rooms.get(event_id)
             if room is not None:
-                room.submit("leave", connection)
+                room.submit("leave", connection, None)
         connection.rooms.clear()
 
     def set_presence(self, connection: Connection, event_id: int, state: Any) -> None:

@@ -59,6 +59,22 @@ async def test_leave_answers_left(shared_event: SharedEvents) -> None:
     assert b.versions(event["id"]) == [3]  # version 2 was not delivered after the leave
 
 
+async def test_a_leave_takes_effect_before_the_next_message(shared_event: SharedEvents) -> None:
+    """Right after a leave, presence for that room is invalid_message, a second leave `left`."""
+    room = await shared_event()
+    a = await room.socket(room.owner)
+    await a.send({"type": "leave", "event_id": room.id})
+    await a.send({"type": "presence", "event_id": room.id, "state": {"focus": "title"}})
+    await a.send({"type": "leave", "event_id": room.id})
+    before_pong = await a.ping()
+    assert [(m["type"], m.get("code")) for m in before_pong] == [
+        ("left", None),
+        ("error", "invalid_message"),
+        ("left", None),
+    ], before_pong
+    assert all(m["event_id"] == room.id for m in before_pong)
+
+
 async def test_join_with_since_answers_exactly_the_missed_patches(
     shared_event: SharedEvents,
 ) -> None:
@@ -117,8 +133,14 @@ async def test_501st_join_is_too_large_and_a_leave_frees_a_place(
         "too_large",
         ids[500],
     )
-    assert (await a.leave(ids[0]))["type"] == "left"
-    await a.join(ids[500])
+    # Sent back to back: the leave takes effect before the join is counted.
+    await a.send({"type": "leave", "event_id": ids[0]})
+    await a.send({"type": "join", "event_id": ids[500]})
+    left = await a.recv_until(lambda m: m.get("event_id") == ids[0])
+    assert left == {"type": "left", "event_id": ids[0]}
+    joined = await a.recv_until(lambda m: m.get("event_id") == ids[500])
+    assert joined["type"] == "joined", joined
+    assert a.log.index(left) < a.log.index(joined)
     again = await a.join_reply(ids[0])
     assert (again["type"], again["code"]) == ("error", "too_large"), again
 
