@@ -148,7 +148,11 @@ class SocketHandler:
         ack: dict[str, Any] = {"type": "ack", "event_id": event_id, "op_id": op_id}
         if result.noop:
             pending.discard(op_id)
-            connection.send(Frame({**ack, "version": result.event.version, "noop": True}))
+            noop = Frame({**ack, "version": result.event.version, "noop": True})
+            if joined:
+                self.state.rooms.acknowledge(connection, event_id, result.event.version, noop)
+            else:
+                connection.send(noop)
             return
         assert result.version is not None
         version = result.version.version

@@ -60,6 +60,8 @@ class LocalMember:
     version: int
     # As last told to the socket (`joined`, then `access`).
     role: str
+    # No-op acks naming a version the socket has not been sent yet, in version order.
+    acks: list[tuple[int, Frame]] | None = None
 
     def as_member(self) -> Member:
         return self.connection.member(self.state)
@@ -156,6 +158,8 @@ class Room:
             if member is not None:
                 member.state = args[1]
                 self.presence.changed("updated", member.as_member())
+        elif kind == "ack":
+            self._acknowledge(*args)
         elif kind == "flush":
             await self._flush_presence()
         elif kind == "process_gone":
@@ -219,6 +223,21 @@ class Room:
         else:
             joined["event"] = event_json(event, role)
         return joined
+
+    def _acknowledge(self, connection: Connection, version: int, frame: Frame) -> None:
+        """Send a no-op ack once the socket has been sent `version`, the one it names.
+
+        The edit read that version from the database, possibly before its broadcast
+        reached this room; sent at once, the ack would come before it. A socket no
+        longer here (removed meanwhile) is answered at once: the room's order is not its.
+        """
+        member = self.members.get(connection.socket_id)
+        if member is None or member.version >= version:
+            connection.send(frame)
+        elif member.acks is None:
+            member.acks = [(version, frame)]
+        else:
+            member.acks.append((version, frame))
 
     def _leave(self, connection: Connection) -> None:
         member = self.members.pop(connection.socket_id, None)
@@ -323,6 +342,8 @@ class Room:
             else:
                 connection.send(frame)
             member.version = version
+            while member.acks and member.acks[0][0] <= version:
+                connection.send(member.acks.pop(0)[1])
         self.version = version
 
     def _on_access(self, message: dict[str, Any]) -> None:

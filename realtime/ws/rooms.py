@@ -84,6 +84,16 @@ class Rooms:
         if room is not None:
             room.submit("presence", connection, state)
 
+    def acknowledge(
+        self, connection: Connection, event_id: int, version: int, frame: Frame
+    ) -> None:
+        """Send a no-op ack naming `version` in the room's stream, after that version."""
+        room = self._rooms.get(event_id)
+        if room is not None and connection.socket_id in room.members:
+            room.submit("ack", connection, version, frame)
+        else:
+            connection.send(frame)
+
     def delivered_version(self, connection: Connection, event_id: int) -> int | None:
         room = self._rooms.get(event_id)
         member = room.members.get(connection.socket_id) if room else None

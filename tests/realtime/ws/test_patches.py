@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.shared_event import SharedEvents
-from tests.support import title_ops
+from tests.support import RunningServer, title_ops
 from tests.ws_client import is_type
 
 pytestmark = pytest.mark.timeout(120)
@@ -82,6 +82,43 @@ async def test_noop_patch_acks_current_version_and_broadcasts_nothing(
     await b.recv_until(is_type("patch", event["id"]))
     assert b.versions(event["id"]) == [2]
     assert (await current(client, alice, event["id"]))["version"] == 2
+
+
+async def test_noop_ack_comes_after_the_version_it_names(
+    server: RunningServer,
+    client: httpx.AsyncClient,
+    shared_event: SharedEvents,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a joined room a noop ack naming a version the room has not delivered waits for it."""
+    room = await shared_event()
+    alice, event_id = room.owner, room.id
+    a = await room.socket(alice)
+    # The room's stream lags: the broadcast holds this event's messages back.
+    state = server.server.config.app.state.tandem
+    channel, deliver, held = state.rooms.channels.event(event_id), state.broadcast._deliver, []
+
+    def hold(to: str, payload: bytes) -> None:
+        if to == channel:
+            held.append(payload)
+        else:
+            deliver(to, payload)
+
+    monkeypatch.setattr(state.broadcast, "_deliver", hold)
+    response = await client.put(
+        f"{EVENTS}/{event_id}", json={"title": "From REST"}, headers=alice.headers
+    )
+    assert response.status_code == 200 and held, response.text
+    test = [{"op": "test", "path": "/title", "value": "From REST"}]
+    op_id = await a.patch(event_id, test, base_version=2)
+    await a.send({"type": "ping"})
+    await a.recv_until(is_type("pong"))  # the patch has been handled
+    for payload in held:
+        deliver(channel, payload)
+    ack = await a.reply_to(op_id)
+    assert (ack["type"], ack["version"], ack.get("noop")) == ("ack", 2, True), ack
+    streamed = [m for m in a.log if m.get("type") in ("patch", "ack")]
+    assert [(m["type"], m["version"]) for m in streamed] == [("patch", 2), ("ack", 2)], a.log
 
 
 async def test_resubmitted_op_id_acks_original_version_and_applies_nothing(
