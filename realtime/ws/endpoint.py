@@ -33,6 +33,7 @@ from realtime.ws.messages import (
     Patch,
     Ping,
     Presence,
+    error_ids,
     parse,
     presence_size,
 )
@@ -75,6 +76,7 @@ class SocketHandler:
                 exc,
                 close=CLOSE_MALFORMED if flooding else None,
                 reason="too many malformed messages",
+                **error_ids(frame, self.connection.binary),
             )
             return
         await self.handle(parsed)

@@ -103,11 +103,38 @@ async def test_message_over_64_kib_is_too_large_and_socket_stays(
     ops = [{"op": "add", "path": "/metadata/blob", "value": "x" * 70_000}]
     await ws.patch(event["id"], ops, base_version=1, op_id="big-1")
     error = await ws.recv_until(is_type("error"))
-    assert error["code"] == "too_large", error
+    assert (error["code"], error.get("event_id"), error.get("op_id")) == (
+        "too_large",
+        event["id"],
+        "big-1",
+    ), error
     await ws.ping()
     got = (await client.get(f"/api/v1/events/{event['id']}", headers=alice.headers)).json()
     assert got["version"] == 1
     assert (await ws.submit(event["id"], title_ops("small"), base_version=1))["version"] == 2
+
+
+async def test_refused_patch_frame_names_its_event_and_op(shared_event: SharedEvents) -> None:
+    """invalid_message for a patch that reads far enough (a NUL, an extension) names its ids."""
+    room = await shared_event()
+    event_id = room.id
+    nul = [{"op": "add", "path": "/metadata/k", "value": "a\x00"}]
+    for subprotocol in (None, MSGPACK):
+        options = {"subprotocol": subprotocol} if subprotocol else {}
+        ws = await room.pool.ready(room.ws_url, room.owner.access_token, **options)
+        await ws.patch(event_id, nul, base_version=1, op_id="nul-1")
+        error = await ws.recv_until(is_type("error"))
+        assert (error["code"], error.get("event_id"), error.get("op_id")) == (
+            "invalid_message",
+            event_id,
+            "nul-1",
+        ), error
+    await ws.send({"type": "patch", "event_id": event_id, "op_id": "x", "base_version": "one"})
+    error = await ws.recv_until(is_type("error"))
+    assert (error.get("event_id"), error.get("op_id")) == (event_id, "x"), error
+    await ws.send_raw(b"\xc1")
+    error = await ws.recv_until(is_type("error"))
+    assert "event_id" not in error and "op_id" not in error, error
 
 
 async def test_frame_over_1_mib_closes_1009(
