@@ -18,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage import audit, sync_log
 from storage.database import Database
-from storage.errors import not_found, validation_error
+from storage.errors import TandemError, not_found, validation_error
 from storage.json_columns import read_json
 from storage.overrides import expansion_of
 from storage.point_reads import read_row
 from storage.records import (
+    MAX_ID,
     RECORD_COLUMNS,
     EventRecord,
     event_record,
@@ -297,7 +298,7 @@ async def list_events(
     reader: SnapshotRows, q: EventQuery
 ) -> tuple[list[tuple[EventRecord, str]], str | None]:
     """One page of the caller's events, in id order (stable while events change)."""
-    after = _decode_cursor(q, "list", 1)[0] if q.cursor else 0
+    after = _cursor_id(_decode_cursor(q, "list", 1)[0]) if q.cursor else 0
     items: list[tuple[EventRecord, str]] = []
     windowed = q.start is not None and q.end is not None
     statement = _listing(windowed, bool(q.text), q.role is not None)
@@ -395,11 +396,25 @@ def _cursor_key(values: list[int]) -> tuple[datetime, int, datetime]:
     try:
         return (
             _EPOCH + timedelta(microseconds=start),
-            event_id,
+            _cursor_id(event_id),
             _EPOCH + timedelta(microseconds=original),
         )
     except OverflowError:  # not a time: no listing gave it out
-        raise validation_error({"cursor": "is not a cursor this listing gave out"}) from None
+        raise _foreign_cursor() from None
+
+
+def _cursor_id(value: int) -> int:
+    """An event id from a cursor. The fingerprint binds a cursor to its query but is no
+    secret (a client can recompute it), so what follows it is checked like any input:
+    an id beyond the integer columns would fail to bind (a 500), and no listing gives
+    out one."""
+    if not 0 <= value <= MAX_ID:
+        raise _foreign_cursor()
+    return value
+
+
+def _foreign_cursor() -> TandemError:
+    return validation_error({"cursor": "is not a cursor this listing gave out"})
 
 
 def _encode_cursor(q: EventQuery, kind: str, *values: int) -> str:
@@ -417,7 +432,7 @@ def _decode_cursor(q: EventQuery, kind: str, parts: int) -> list[int]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         fingerprint, numbers = "", []
     if fingerprint != _fingerprint(q, kind) or len(numbers) != parts:
-        raise validation_error({"cursor": "is not a cursor this listing gave out"})
+        raise _foreign_cursor()
     return numbers
 
 

@@ -6,6 +6,7 @@ tests/storage/test_window_properties.py; these are the named cases.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -113,6 +114,44 @@ async def test_bad_windows_and_cursors_are_refused(client: httpx.AsyncClient) ->
         EVENTS, params={**expand, "cursor": expand_cursor}, headers=mallory.headers
     )
     assert stolen.status_code == 422  # a cursor is bound to its caller too
+
+
+def _cursor_parts(cursor: str) -> list[str]:
+    """A listing cursor's parts: base64url("<fingerprint>:<number>:...")."""
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split(":")
+
+
+def _forged(cursor: str, *values: int) -> str:
+    """`cursor` with its numbers replaced: its fingerprint is an unkeyed hash of the
+    query, which a client can recompute, so only the numbers are the server's to check."""
+    forged = ":".join([_cursor_parts(cursor)[0], *map(str, values)])
+    return base64.urlsafe_b64encode(forged.encode()).decode().rstrip("=")
+
+
+async def test_cursors_with_numbers_out_of_range_are_refused(client: httpx.AsyncClient) -> None:
+    """A cursor with the right fingerprint but an id outside 0..2147483647 or a time that
+    is none is 422 validation_error naming `cursor`, never a 500 (an id beyond 2^63 did
+    not bind on SQLite) nor a page."""
+    alice = await register(client)
+    await create_mornings(client, alice, ["2026-03-02", "2026-03-03"])
+    march = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z", "limit": "1"}
+    expand = {**march, "expand": "true"}
+    plain = (await client.get(EVENTS, params=march, headers=alice.headers)).json()
+    expanded = (await client.get(EVENTS, params=expand, headers=alice.headers)).json()
+    start, event_id, original = map(int, _cursor_parts(expanded["next_cursor"])[1:])
+    assert _forged(plain["next_cursor"], plain["items"][0]["id"]) == plain["next_cursor"]
+    assert _forged(expanded["next_cursor"], start, event_id, original) == expanded["next_cursor"]
+    not_ids = (2**63, -(2**63) - 1, 10**30, 2**31, -1)
+    cases = [(march, _forged(plain["next_cursor"], n)) for n in not_ids]
+    cases += [(expand, _forged(expanded["next_cursor"], start, n, original)) for n in not_ids]
+    far = (2**63, -(2**63) - 1, 10**30)  # microseconds since 1970, past any time
+    cases += [(expand, _forged(expanded["next_cursor"], n, event_id, original)) for n in far]
+    cases += [(expand, _forged(expanded["next_cursor"], start, event_id, n)) for n in far]
+    for listing, cursor in cases:
+        params = {**listing, "cursor": cursor}
+        answer = await client.get(EVENTS, params=params, headers=alice.headers)
+        assert (answer.status_code, code(answer)) == (422, "validation_error"), params
+        assert "cursor" in answer.json()["error"]["details"]["fields"]
 
 
 async def test_a_page_reads_past_series_that_skip_the_window(client: httpx.AsyncClient) -> None:
