@@ -198,9 +198,9 @@ def _filters(
 
 
 @cache
-def _listing(windowed: bool, text: bool, role: bool) -> sa.Select[Any]:
+def _listing(start: bool, end: bool, text: bool, role: bool) -> sa.Select[Any]:
     """A plain listing's batch: whole records after the id `after`, `batch` of them."""
-    query = _window_filter(_visible_select(*_WHOLE), windowed, windowed)
+    query = _window_filter(_visible_select(*_WHOLE), start, end)
     query = _filters(query, text, permissions.c.role if role else None)
     return (
         query.where(permissions.c.event_id > sa.bindparam("after"))
@@ -300,8 +300,10 @@ async def list_events(
     """One page of the caller's events, in id order (stable while events change)."""
     after = _cursor_id(_decode_cursor(q, "list", 1)[0]) if q.cursor else 0
     items: list[tuple[EventRecord, str]] = []
-    windowed = q.start is not None and q.end is not None
-    statement = _listing(windowed, bool(q.text), q.role is not None)
+    # Each bound alone filters too: `start` keeps what ends after it, `end` what starts
+    # before it.
+    windowed = q.start is not None or q.end is not None
+    statement = _listing(q.start is not None, q.end is not None, bool(q.text), q.role is not None)
     # A page and the one row that says another follows: one round trip unless
     # recurring events without an occurrence in the window were dropped.
     batch = q.limit + 1
@@ -313,7 +315,6 @@ async def list_events(
                 # The bounds alone may span a gap in a series: is an occurrence in it?
                 # (`_WHOLE`'s start, end, zone, rules and overrides.)
                 expansion = expansion_of(row[6], row[7], row[8], row[10], row[12])
-                assert q.start is not None and q.end is not None
                 if expansion is not None and not expansion.occurs_between(q.start, q.end):
                     continue
             items.append((_record(row), row[-1]))

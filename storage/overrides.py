@@ -119,10 +119,23 @@ class Expansion:
         placed = [o for o in self.moved if o[0] < window_end and o[2] > window_start]
         return heapq.merge(staying, placed, key=itemgetter(0, 1)) if placed else staying
 
-    def occurs_between(self, window_start: datetime, window_end: datetime) -> bool:
-        if any(start < window_end and end > window_start for start, _, end, _ in self.moved):
+    def occurs_between(self, window_start: datetime | None, window_end: datetime | None) -> bool:
+        """Whether an occurrence overlaps the window; a side that is None is open."""
+        if any(
+            (window_end is None or start < window_end)
+            and (window_start is None or end > window_start)
+            for start, _, end, _ in self.moved
+        ):
             return True
-        series, moved_from = self.series.between(window_start, window_end), self.moved_from
+        # An open side is closed at the series' own bounds, which none of its
+        # occurrences passes: a series without end is walked only up to its first
+        # occurrence after `window_start`, a finite one no further than its last.
+        first, last = self.series.bounds
+        series = self.series.between(
+            first if window_start is None else window_start,
+            last if window_end is None else window_end,
+        )
+        moved_from = self.moved_from
         if not moved_from:
             return next(series, None) is not None
         return any(start not in moved_from for start, _ in series)

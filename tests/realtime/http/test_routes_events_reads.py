@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support import create_event, error_code, register, share
+from tests.support import Account, create_event, create_mornings, error_code, register, share
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -80,6 +80,60 @@ async def test_list_window_search_role_and_pages(client: httpx.AsyncClient) -> N
     ):
         response = await client.get(EVENTS, params=bad, headers=alice.headers)
         assert (response.status_code, error_code(response)) == (422, "validation_error"), bad
+
+
+async def test_start_or_end_alone_bounds_the_listing(client: httpx.AsyncClient) -> None:
+    """`start` alone lists the events with an occurrence ending after it, `end` alone
+    those with one starting before it, recurring ones checked occurrence by occurrence
+    (an occurrence moved away leaves its series' stored span behind); `expand=true`
+    needs both (422 naming expand)."""
+    alice = await register(client)
+    mornings = await create_mornings(client, alice, ["2026-04-01", "2026-05-03", "2026-06-01"])
+    april, may_3, june = (e["id"] for e in mornings)
+    weekly = await _create_utc_series(client, alice, "2026-03-02", "RRULE:FREQ=WEEKLY;COUNT=3")
+    # The first (2 March) and the last (16 March) occurrences move into the middle week.
+    for original, day in (("2026-03-02", "2026-03-10"), ("2026-03-16", "2026-03-11")):
+        moved = await client.put(
+            f"{EVENTS}/{weekly}/occurrences/{original}T09:00:00Z",
+            json={"start_time": f"{day}T09:00:00Z", "end_time": f"{day}T10:00:00Z"},
+            headers=alice.headers,
+        )
+        assert moved.status_code == 200, moved.text
+    endless = await _create_utc_series(client, alice, "2026-02-02", "RRULE:FREQ=MONTHLY")
+
+    async def ids(**params: str) -> list[int]:
+        response = await client.get(EVENTS, params=params, headers=alice.headers)
+        assert response.status_code == 200, response.text
+        return [e["id"] for e in response.json()["items"]]
+
+    assert await ids(start="2026-05-03T09:30:00Z") == [may_3, june, endless]
+    assert await ids(start="2026-03-12T00:00:00Z") == [april, may_3, june, endless]
+    assert await ids(start="2026-03-11T09:30:00Z") == [april, may_3, june, weekly, endless]
+    assert await ids(end="2026-05-03T09:00:00Z") == [april, weekly, endless]
+    assert await ids(end="2026-03-05T00:00:00Z") == [endless]
+    assert await ids(end="2026-03-10T09:30:00Z") == [weekly, endless]
+    assert await ids(end="2026-02-02T09:00:00Z") == []
+    for bound in ({"start": "2026-03-01T00:00:00Z"}, {"end": "2026-04-01T00:00:00Z"}):
+        response = await client.get(
+            EVENTS, params={**bound, "expand": "true"}, headers=alice.headers
+        )
+        assert (response.status_code, error_code(response)) == (422, "validation_error")
+        assert "expand" in response.json()["error"]["details"]["fields"]
+
+
+async def _create_utc_series(
+    client: httpx.AsyncClient, account: Account, day: str, rule: str
+) -> int:
+    """A recurring event at 09:00-10:00 UTC from `day` (YYYY-MM-DD); answers its id."""
+    event = await create_event(
+        client,
+        account,
+        start_time=f"{day}T09:00:00Z",
+        end_time=f"{day}T10:00:00Z",
+        timezone="UTC",
+        recurrence=[rule],
+    )
+    return int(event["id"])
 
 
 async def test_pages_do_not_skip_or_repeat_while_events_change(client: httpx.AsyncClient) -> None:
