@@ -39,13 +39,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# What `parse_body` answers for an empty body the route does not require: not None,
+# which is what a body of JSON `null` (or MessagePack nil) decodes to.
+NO_BODY: Any = object()
+
+
 async def parse_body(
     request: Request,
     *,
     accept: tuple[str, ...] = (codec.JSON, codec.MSGPACK),
     required: bool = True,
 ) -> Any:
-    """The decoded body; None when it is empty and not `required`.
+    """The decoded body; NO_BODY when it is empty and not `required`.
 
     415 for a content type the route does not take, 400 for bytes that do not
     parse (or nest deeper than MAX_NESTING_DEPTH), 413 over the size limit.
@@ -55,7 +60,7 @@ async def parse_body(
     if not body:
         if required:
             raise TandemError(ErrorCode.MALFORMED_REQUEST, "a request body is required")
-        return None
+        return NO_BODY
     kind = codec.media_type(request.headers.get("content-type")) or codec.JSON
     if kind not in accept:
         raise TandemError(
@@ -81,9 +86,10 @@ async def parse_body(
 
 
 async def parse_object(request: Request, **options: Any) -> dict[str, Any]:
-    """The body, which must be an object (an empty optional body is `{}`)."""
+    """The body, which must be an object (an empty optional body is `{}`; a body of
+    null is no object, refused like `[]`)."""
     value = await parse_body(request, **options)
-    if value is None:
+    if value is NO_BODY:
         return {}
     if not isinstance(value, dict):
         raise validation_error({"body": "must be an object"}, "the body must be an object")

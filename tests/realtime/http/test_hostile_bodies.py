@@ -124,3 +124,25 @@ async def test_a_bare_scalar_body_is_refused_not_a_fault(
     response = await client.post(EVENTS, content=content, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("media, content", [("json", b"null"), ("msgpack", b"\xc0")])
+async def test_a_null_body_is_no_object(
+    client: httpx.AsyncClient, media: str, content: bytes
+) -> None:
+    """A body of null (MessagePack nil) is 422 validation_error naming `body`, like `[]`,
+    where a body is required and where it is optional: it is a body, not the lack of
+    one. Leaving an optional body out is still fine."""
+    alice = await register(client)
+    headers = {**alice.headers, **(MSGPACK if media == "msgpack" else JSON)}
+    created = await client.post(EVENTS, json=event_doc(), headers=alice.headers)
+    url = f"{EVENTS}/{created.json()['id']}"
+    for method, path in (("POST", EVENTS), ("PUT", url), ("POST", "/api/v1/auth/logout")):
+        response = await client.request(method, path, content=content, headers=headers)
+        assert response.status_code == 422, (method, path, response.text)
+        error = response.json()["error"]
+        assert (error["code"], list(error["details"]["fields"])) == ("validation_error", ["body"])
+    assert (await client.get(url, headers=alice.headers)).json()["version"] == 1
+    assert await event_count(client, alice) == 1
+    logout = await client.post("/api/v1/auth/logout", headers=alice.headers)
+    assert logout.status_code == 204, logout.text
