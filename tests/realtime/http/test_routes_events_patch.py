@@ -134,3 +134,28 @@ async def test_patch_takes_only_json_patch_and_msgpack(client: httpx.AsyncClient
     headers = {**alice.headers, "Content-Type": "application/msgpack"}
     as_msgpack = await client.patch(url, content=packed, headers=headers)
     assert as_msgpack.status_code == 200 and as_msgpack.json()["title"] == "packed"
+
+
+async def test_an_empty_patch_of_the_wrong_type_is_415(client: httpx.AsyncClient) -> None:
+    """An empty PATCH body with a type PATCH does not take, or none, is 415 like any other
+    body of that type (the type is checked first); an empty JSON Patch is 400, and an
+    empty body of a type a route takes is 400 there too."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+    for type_header in ({"Content-Type": "text/plain"}, {}):
+        refused = await client.patch(url, headers={**alice.headers, **type_header})
+        assert (refused.status_code, error_code(refused)) == (415, "unsupported_media_type")
+        assert refused.json()["error"]["details"]["accepted"] == [
+            "application/json-patch+json",
+            "application/msgpack",
+        ]
+    empty = await client.patch(url, headers={**alice.headers, **PATCH_JSON})
+    assert (empty.status_code, error_code(empty)) == (400, "malformed_request")
+    for type_header in ({"Content-Type": "application/json"}, {}):
+        empty = await client.put(url, headers={**alice.headers, **type_header})
+        assert (empty.status_code, error_code(empty)) == (400, "malformed_request")
+    logout = await client.post(
+        "/api/v1/auth/logout", headers={**alice.headers, "Content-Type": "text/plain"}
+    )
+    assert logout.status_code == 204, logout.text  # an optional body left out, whatever its type
