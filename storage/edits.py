@@ -147,7 +147,7 @@ async def apply_edit(
     now: datetime,
     base_version: int | None = None,
     op_id: str | None = None,
-    if_match: int | None = None,
+    if_match: frozenset[int] | None = None,
     conflict_horizon: timedelta | None = None,
 ) -> EditResult:
     """Apply one change in the caller's (write) transaction; see DESIGN.md, "One edit engine".
@@ -172,10 +172,10 @@ async def apply_edit(
         applied = await sql.version_with_op_id(event_id, user_id, op_id)
         assert applied is not None
         return EditResult(current, role, applied, duplicate=True)
-    if if_match is not None and if_match != current.version:
+    if if_match is not None and current.version not in if_match:
         raise TandemError(
             ErrorCode.PRECONDITION_FAILED,
-            f"the event is at version {current.version}, not {if_match}",
+            f"the event is at version {current.version}, not one of those asked for",
             {"version": current.version},
         )
     # 4. The patch, rebased over later versions when they touched other paths.
@@ -211,7 +211,7 @@ async def swap_edit(
     now: datetime,
     base_version: int | None = None,
     op_id: str | None = None,
-    if_match: int | None = None,
+    if_match: frozenset[int] | None = None,
 ) -> EditResult | None:
     """The edit as `apply_edit` would make it, computed against `last` without reading
     the row and written in one statement that holds only if the row, the audit head
@@ -223,7 +223,9 @@ async def swap_edit(
     (BEGIN, the locking read, COMMIT), outside any transaction: the statement is one.
     """
     current = last.event
-    if base_version not in (None, current.version) or if_match not in (None, current.version):
+    if base_version not in (None, current.version) or (
+        if_match is not None and current.version not in if_match
+    ):
         return None
     try:
         role = check_role(current.id, last.role, "editor")

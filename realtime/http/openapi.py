@@ -71,7 +71,9 @@ class Operation:
 # Parameters that several routes take.
 LIMIT = Param("limit", wire_models.PageSize)
 IF_MATCH = Param(
-    "If-Match", wire_models.ETag, "refuse with 412 unless the event is at this version"
+    "If-Match",
+    wire_models.ETag,
+    "refuse with 412 unless the event is at a version listed (strong tags: W/ never matches)",
 )
 IF_NONE_MATCH = Param(
     "If-None-Match",

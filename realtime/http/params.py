@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from realtime import codec
 from storage.document import parse_time
-from storage.errors import ErrorCode, TandemError, validation_error
+from storage.errors import TandemError, validation_error
 from storage.records import MAX_ID
 
 # The widest window a listing or conflict search takes: ten years, past any calendar
@@ -91,20 +91,6 @@ def query_cursor_version(request: Request, maximum: int = MAX_ID) -> int | None:
 def cursor_text(position: int | None) -> str | None:
     """A numeric cursor as the opaque string the contract promises."""
     return None if position is None else str(position)
-
-
-def if_match(request: Request) -> int | None:
-    """The version an If-Match header asks for; None without one (or with `*`)."""
-    raw = request.headers.get("if-match")
-    if raw is None or raw.strip() == "*":
-        return None
-    tag = raw.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
-        # No version matches a tag we never issued.
-        raise TandemError(
-            ErrorCode.PRECONDITION_FAILED, f"If-Match {raw!r} is not a version of this event"
-        )
-    return int(tag)
 
 
 def on_conflict_reject(request: Request) -> bool:

@@ -19,7 +19,6 @@ from realtime.http.openapi import (
     describe,
 )
 from realtime.http.params import (
-    if_match,
     on_conflict_reject,
     query_bool,
     query_int,
@@ -194,7 +193,7 @@ async def update_event(request: Request) -> Response:
         principal.user,
         request.path_params["event_id"],
         body,
-        if_match=if_match(request),
+        if_match=conditional.if_match(request),
         reject_conflicts=on_conflict_reject(request),
     )
     return edit_response(request, result)
@@ -221,7 +220,7 @@ async def patch_event(request: Request) -> Response:
     principal = await authenticate(request)
     ops = await parse_body(request, accept=PATCH_MEDIA)
     result = await resources(request).calendar.patch(
-        principal.user, request.path_params["event_id"], ops, if_match=if_match(request)
+        principal.user, request.path_params["event_id"], ops, if_match=conditional.if_match(request)
     )
     return edit_response(request, result)
 

@@ -6,10 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.http import wire_models
+from realtime.http import conditional, wire_models
 from realtime.http.bodies import api_response, parse_object
 from realtime.http.openapi import IF_MATCH, Operation, describe
-from realtime.http.params import if_match
 from realtime.http.routes_events import edit_response
 from realtime.services import authenticate, resources
 from realtime.wire import event_json
@@ -44,7 +43,7 @@ async def set_occurrence(request: Request) -> Response:
         request.path_params["event_id"],
         request.path_params["occurrence_id"],
         body,
-        if_match=if_match(request),
+        if_match=conditional.if_match(request),
     )
     return edit_response(request, result)
 
@@ -65,7 +64,7 @@ async def cancel_occurrence(request: Request) -> Response:
         principal.user,
         request.path_params["event_id"],
         request.path_params["occurrence_id"],
-        if_match=if_match(request),
+        if_match=conditional.if_match(request),
     )
     return edit_response(request, result)
 
@@ -87,7 +86,10 @@ async def split_series(request: Request) -> Response:
     principal = await authenticate(request)
     body = await parse_object(request)
     done = await resources(request).calendar.split(
-        principal.user, request.path_params["event_id"], body, if_match=if_match(request)
+        principal.user,
+        request.path_params["event_id"],
+        body,
+        if_match=conditional.if_match(request),
     )
     role = done.before.role
     answer = {"before": event_json(done.before.event, role), "after": event_json(done.after, role)}

@@ -102,7 +102,7 @@ class Calendar:
         event_id: int,
         fields: dict[str, Any],
         *,
-        if_match: int | None = None,
+        if_match: frozenset[int] | None = None,
         reject_conflicts: bool = False,
     ) -> EditResult:
         """PUT: the changed fields become one patch computed against the current document.
@@ -128,7 +128,7 @@ class Calendar:
         origin: str = "rest",
         base_version: int | None = None,
         op_id: str | None = None,
-        if_match: int | None = None,
+        if_match: frozenset[int] | None = None,
     ) -> EditResult:
         """An RFC 6902 patch from a client (REST PATCH or WebSocket)."""
         return await self._edit(
@@ -148,7 +148,7 @@ class Calendar:
         occurrence_id: str,
         fields: dict[str, Any],
         *,
-        if_match: int | None = None,
+        if_match: frozenset[int] | None = None,
     ) -> EditResult:
         """PUT /events/{id}/occurrences/{occurrence_id}: that occurrence's override."""
 
@@ -156,7 +156,12 @@ class Calendar:
         return await self._edit(user, event_id, "rest", change, if_match=if_match)
 
     async def cancel_occurrence(
-        self, user: User, event_id: int, occurrence_id: str, *, if_match: int | None = None
+        self,
+        user: User,
+        event_id: int,
+        occurrence_id: str,
+        *,
+        if_match: frozenset[int] | None = None,
     ) -> EditResult:
         """DELETE /events/{id}/occurrences/{occurrence_id}: an EXDATE, the override dropped."""
 
@@ -164,7 +169,12 @@ class Calendar:
         return await self._edit(user, event_id, "rest", change, if_match=if_match)
 
     async def split(
-        self, user: User, event_id: int, body: dict[str, Any], *, if_match: int | None = None
+        self,
+        user: User,
+        event_id: int,
+        body: dict[str, Any],
+        *,
+        if_match: frozenset[int] | None = None,
     ) -> Split:
         """POST /events/{id}/split: this occurrence and the following ones become a new series."""
         return await split(self._db, self._notify, user, event_id, body, if_match=if_match)
@@ -256,7 +266,7 @@ class Calendar:
         *,
         base_version: int | None = None,
         op_id: str | None = None,
-        if_match: int | None = None,
+        if_match: frozenset[int] | None = None,
         reject_conflicts: bool = False,
     ) -> EditResult:
         reads = isinstance(change, RestoreVersion) or reject_conflicts

@@ -36,7 +36,7 @@ async def split(
     event_id: int,
     body: dict[str, Any],
     *,
-    if_match: int | None = None,
+    if_match: frozenset[int] | None = None,
 ) -> Split:
     occurrence_id, changes = body.get("occurrence_id"), body.get("changes", {})
     problems: dict[str, str] = {}

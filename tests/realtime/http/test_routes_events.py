@@ -125,6 +125,41 @@ async def test_if_match_guards_put_and_patch(client: httpx.AsyncClient) -> None:
     assert (await client.get(url, headers=alice.headers)).json()["title"] == "x"
 
 
+async def test_if_match_takes_a_list_and_compares_strongly(client: httpx.AsyncClient) -> None:
+    """If-Match is a list of entity tags: one naming the current version is enough, `*`
+    matches any existing event; a weak tag never matches (strong comparison, RFC 9110),
+    nor does one that is no version as the ETag writes it, nor a header that is no list."""
+    alice = await register(client)
+    event = await create_event(client, alice)
+    url = f"{EVENTS}/{event['id']}"
+
+    async def put(if_match: str, title: str) -> httpx.Response:
+        return await client.put(
+            url, json={"title": title}, headers={**alice.headers, "If-Match": if_match}
+        )
+
+    for refused in ('W/"1"', 'W/"1", W/"2"', '"01"', '"abc"', "1", '"7", W/"1"', '"1" "2"'):
+        answer = await put(refused, "refused")
+        assert (answer.status_code, error_code(answer)) == (412, "precondition_failed"), refused
+        assert answer.json()["error"]["details"]["version"] == 1
+    listed = await put('"6", "1"', "listed")
+    assert listed.status_code == 200 and listed.headers["etag"] == '"2"', listed.text
+    spaced = await put('W/"2" ,"9","2"', "spaced")
+    assert spaced.status_code == 200 and spaced.headers["etag"] == '"3"', spaced.text
+    anything = await put("*", "anything")
+    assert anything.status_code == 200 and anything.headers["etag"] == '"4"', anything.text
+    ops = [{"op": "replace", "path": "/title", "value": "patched"}]
+    headers = {**alice.headers, **PATCH_JSON}
+    weak = await client.patch(url, json=ops, headers={**headers, "If-Match": 'W/"4"'})
+    assert weak.status_code == 412
+    patched = await client.patch(url, json=ops, headers={**headers, "If-Match": '"3", "4"'})
+    assert patched.status_code == 200 and patched.json()["title"] == "patched"
+    missing = await client.put(
+        f"{EVENTS}/2147483647", json={"title": "x"}, headers={**alice.headers, "If-Match": "*"}
+    )
+    assert (missing.status_code, error_code(missing)) == (404, "not_found")
+
+
 async def test_roles_limit_what_a_collaborator_may_do(client: httpx.AsyncClient) -> None:
     """A viewer may read but not edit (403); an editor may edit but not delete (403)."""
     alice, bob, carol = await register(client), await register(client), await register(client)
