@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from auth.passwords import Passwords
 from auth.service import AuthService
@@ -31,6 +30,7 @@ from realtime.http import (
 )
 from realtime.http.errors import EXCEPTION_HANDLERS
 from realtime.http.middleware import RequestEnvelope
+from realtime.http.static import StaticFiles
 from realtime.ops.health import health
 from realtime.ops.metrics_route import metrics
 from realtime.ops.rate_limits import RateLimits

@@ -35,6 +35,24 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
     assert_error(await client.delete("/api/v1/auth/login"), 405, "method_not_allowed")
 
 
+async def test_unknown_path_is_not_found_whatever_the_method(client: httpx.AsyncClient) -> None:
+    """A path that neither a route nor a web demo file answers is 404 not_found for every
+    method; a method other than GET or HEAD on a file that exists is 405, with Allow."""
+    for method, path in (
+        ("POST", "/nope"),
+        ("DELETE", "/api/v2/events/1"),
+        ("PUT", "/favicon.ico"),
+        ("PATCH", "/js/nope.js"),
+        ("GET", "/nope"),
+    ):
+        assert_error(await client.request(method, path), 404, "not_found")
+    for path in ("/", "/index.html", "/style.css"):
+        response = await client.post(path)
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == "GET, HEAD"
+    assert (await client.get("/style.css")).status_code == 200
+
+
 async def test_body_over_one_mebibyte_is_too_large(client: httpx.AsyncClient) -> None:
     """A body over 1 MiB is 413 too_large, declared or streamed."""
     big = b"{" + b" " * (1024 * 1024) + b"}"
