@@ -112,3 +112,61 @@ async def test_split_refuses_without_writing(client: httpx.AsyncClient) -> None:
         (event["id"], 1),
         (single["id"], 1),
     ]
+
+
+# (recurrence, occurrence_id) in UTC from Monday 2 March 08:00: an RDATE between rule
+# matches, the start with an RDATE before it, an RDATE before the start, and a later
+# RDATE off the rule's days of a COUNT rule with an INTERVAL.
+RDATE_SPLITS = [
+    (["RRULE:FREQ=WEEKLY;COUNT=4", "RDATE:20260311T080000Z"], "2026-03-11T08:00:00Z"),
+    (["RRULE:FREQ=WEEKLY;COUNT=4", "RDATE:20260225T080000Z"], "2026-03-02T08:00:00Z"),
+    (
+        ["RRULE:FREQ=WEEKLY;COUNT=3", "RDATE:20260220T080000Z,20260225T080000Z"],
+        "2026-02-25T08:00:00Z",
+    ),
+    (["RRULE:FREQ=WEEKLY;INTERVAL=2;COUNT=4", "RDATE:20260318T100000Z"], "2026-03-18T10:00:00Z"),
+]
+WINTER = {"expand": "true", "start": "2026-02-01T00:00:00Z", "end": "2026-06-01T00:00:00Z"}
+
+
+@pytest.mark.parametrize(("recurrence", "occurrence_id"), RDATE_SPLITS)
+async def test_split_keeps_every_occurrence_once_with_rdates(
+    client: httpx.AsyncClient, recurrence: list[str], occurrence_id: str
+) -> None:
+    """Split at or around RDATEs: the two series hold the original's occurrences, each once,
+    at its own time, the old one those before the occurrence."""
+    alice = await register(client)
+    event = await create_event(client, alice, timezone="UTC", recurrence=recurrence)
+
+    async def occurrences() -> list[tuple[int, str, str]]:
+        listed = await client.get(EVENTS, params=WINTER, headers=alice.headers)
+        items = listed.json()["items"]
+        return [(i["id"], i["occurrence_start"], i["occurrence_end"]) for i in items]
+
+    original = [(start, end) for _, start, end in await occurrences()]
+    response = await client.post(
+        f"{EVENTS}/{event['id']}/split",
+        json={"occurrence_id": occurrence_id},
+        headers=alice.headers,
+    )
+    assert response.status_code == 201, response.text
+    after = await occurrences()
+    assert sorted((start, end) for _, start, end in after) == original
+    assert all((start < occurrence_id) == (id_ == event["id"]) for id_, start, _ in after)
+
+
+async def test_split_refuses_rules_it_would_shift(client: httpx.AsyncClient) -> None:
+    """Where the new series' start would change a rule's implicit time (a Monday 08:00 rule
+    beside an hourly one split at 14:00), the split is 422 naming occurrence_id, unwritten."""
+    alice = await register(client)
+    lines = ["RRULE:FREQ=DAILY;BYHOUR=8,14;COUNT=6", "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3"]
+    event = await create_event(client, alice, timezone="UTC", recurrence=lines)
+    answer = await client.post(
+        f"{EVENTS}/{event['id']}/split",
+        json={"occurrence_id": "2026-03-02T14:00:00Z"},
+        headers=alice.headers,
+    )
+    assert answer.status_code == 422 and error_code(answer) == "validation_error"
+    assert "occurrence_id" in answer.json()["error"]["details"]["fields"]
+    mine = await client.get(EVENTS, headers=alice.headers)
+    assert [(i["id"], i["version"]) for i in mine.json()["items"]] == [(event["id"], 1)]
