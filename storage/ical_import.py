@@ -7,8 +7,9 @@ VEVENTs (0 first): RANGE=THISANDFUTURE, RDATE periods, no DTSTART, zero length, 
 RECURRENCE-ID without its series or turning a timed occurrence all-day (or back).
 Properties Tandem has no field for (attendees, alarms, status, categories, ...) are
 ignored. Times become UTC; the zone is DTSTART's
-TZID when it is an IANA name (Windows names are mapped), else the calendar's
-X-WR-TIMEZONE, else UTC.
+TZID when it is an IANA name (a name IANA lacks is mapped as a Windows one), UTC for a
+time in UTC (Z: RFC 5545 expands its rules in UTC, whatever the calendar displays),
+else the calendar's X-WR-TIMEZONE, else UTC.
 """
 
 from __future__ import annotations
@@ -146,9 +147,11 @@ def _zone_name(moment: datetime | date, params: Any, default: str) -> str:
     for candidate in (params.get("TZID"), tzid_from_tzinfo(moment.tzinfo)):
         if candidate is None:
             continue
-        candidate = WINDOWS_TO_OLSON.get(str(candidate), str(candidate))
-        if load_zone(candidate) is not None:
-            return candidate
+        name = str(candidate)
+        if load_zone(name) is None:  # "UTC" is both: only a name IANA lacks is Windows'
+            name = WINDOWS_TO_OLSON.get(name, name)
+        if load_zone(name) is not None:
+            return name
     return "UTC" if moment.utcoffset() == timedelta(0) else default
 
 

@@ -265,3 +265,24 @@ async def test_import_limits(client: httpx.AsyncClient) -> None:
         refused.status_code == 422 and "500" in refused.json()["error"]["details"]["fields"]["body"]
     )
     assert (await client.get(EVENTS, headers=alice.headers)).json()["items"] == []
+
+
+async def test_import_keeps_utc_as_utc(client: httpx.AsyncClient) -> None:
+    """DTSTART in Z or TZID=UTC imports as zone "UTC" (not Windows' "Etc/UTC", nor the
+    calendar's X-WR-TIMEZONE), and Tandem's own export of a UTC event imports unchanged."""
+    alice = await register(client)
+    utc = vcalendar(
+        vevent("z@example.com", "DTSTART:20260302T080000Z", "DTEND:20260302T090000Z"),
+        vevent("tzid@example.com", "DTSTART;TZID=UTC:20260302T080000", "DURATION:PT1H"),
+    ).replace(b"VERSION:2.0", b"VERSION:2.0\r\nX-WR-TIMEZONE:Europe/Berlin")
+    imported = await client.post(f"{EVENTS}/import", content=utc, headers={**alice.headers, **ICS})
+    assert imported.status_code == 200, imported.text
+    for event_id in imported.json()["created"]:
+        event = (await client.get(f"{EVENTS}/{event_id}", headers=alice.headers)).json()
+        assert (event["timezone"], event["start_time"]) == ("UTC", "2026-03-02T08:00:00Z")
+    event = await create_event(client, alice, timezone="UTC")
+    exported = await client.get(f"{EVENTS}/{event['id']}/ical", headers=alice.headers)
+    again = await client.post(
+        f"{EVENTS}/import", content=exported.content, headers={**alice.headers, **ICS}
+    )
+    assert again.json() == {"created": [], "updated": [], "unchanged": [event["id"]]}
