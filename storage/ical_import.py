@@ -259,9 +259,18 @@ def _with_overrides(
     try:
         return build_document({**series, "overrides": reduced})
     except TandemError as error:
-        problems = error.details.get("fields", {})
-        index = next((indexes[k] for k in reduced if f"overrides/{k}" in str(problems)), 0)
-        raise _RefusedAt(index, _properties(problems)) from None
+        problems: dict[str, str] = error.details.get("fields", {})
+        # An override's problems name its own VEVENT (the first in the file, when
+        # several have some); the others (too many overrides) the series'.
+        own: dict[int, dict[str, str]] = {}
+        for pointer, why in problems.items():
+            key, _, name = pointer.partition("/")[2].partition("/")  # overrides/<key>/<name>
+            if key in indexes:
+                own.setdefault(indexes[key], {})[name or "RECURRENCE-ID"] = why
+        if own:
+            index = min(own)
+            raise _RefusedAt(index, _properties(own[index])) from None
+        raise _Refused(_properties(problems)) from None
 
 
 _PROPERTY_OF_FIELD = {
@@ -272,6 +281,7 @@ _PROPERTY_OF_FIELD = {
     "end_time": "DTEND",
     "timezone": "DTSTART",
     "recurrence": "RRULE",
+    "overrides": "RECURRENCE-ID",
 }
 
 

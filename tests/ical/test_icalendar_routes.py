@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import httpx
 import pytest
 from icalendar import Calendar
@@ -35,6 +37,7 @@ STANDUP = vevent(
     "DTEND;TZID=Europe/Paris:20260302T094500",
     "RRULE:FREQ=DAILY;COUNT=5",
 )
+PLAIN = vevent("plain@example.com", "DTSTART:20260302T150000Z", "DURATION:PT1H")
 STANDUP_MOVED = vevent(
     "standup@example.com",
     "SUMMARY:Standup (late)",
@@ -286,3 +289,42 @@ async def test_import_keeps_utc_as_utc(client: httpx.AsyncClient) -> None:
         f"{EVENTS}/import", content=exported.content, headers={**alice.headers, **ICS}
     )
     assert again.json() == {"created": [], "updated": [], "unchanged": [event["id"]]}
+
+
+async def test_import_errors_name_the_override_and_its_property(
+    client: httpx.AsyncClient,
+) -> None:
+    """An override's problem names its own VEVENT and property (SUMMARY, not a pointer);
+    too many overrides names the series' VEVENT, not the file's first."""
+    alice = await register(client)
+    daily = vevent(
+        "standup@example.com",
+        "DTSTART:20260302T083000Z",
+        "DURATION:PT15M",
+        "RRULE:FREQ=DAILY;COUNT=2000",
+    )
+    moved = [
+        vevent(
+            "standup@example.com",
+            f"RECURRENCE-ID:{day:%Y%m%d}T083000Z",
+            f"DTSTART:{day:%Y%m%d}T090000Z",
+            "DURATION:PT15M",
+        )
+        for day in (date(2026, 3, 2) + timedelta(days=n) for n in range(1001))
+    ]
+    retitled = STANDUP_MOVED.replace("SUMMARY:Standup (late)", "SUMMARY:" + "x" * 300)
+    for body, errors in [
+        (
+            vcalendar(PLAIN, daily, *moved),
+            {"1": {"fields": {"RECURRENCE-ID": "at most 1000 overrides"}}},
+        ),
+        (
+            vcalendar(PLAIN, STANDUP, retitled),
+            {"2": {"fields": {"SUMMARY": "must be 1-200 characters"}}},
+        ),
+    ]:
+        response = await client.post(
+            f"{EVENTS}/import", content=body, headers={**alice.headers, **ICS}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["details"]["errors"] == errors
