@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.document import build_document
 from storage.history import get_version
+from storage.ical_import import reimported
 from storage.overrides import (
     cancel_occurrence_ops,
     cancelled_override_ops,
@@ -68,14 +69,28 @@ class CancelOccurrence:
 
 @dataclass(frozen=True)
 class ReplaceDocument:
-    """The document becomes this one (a split's earlier half, an import), except the
-    fields named in `keep`, which stay as they are (an import has no metadata)."""
+    """The document becomes this one (a split's earlier half)."""
 
     document: dict[str, Any]
-    keep: tuple[str, ...] = ()
 
 
-Change = ApplyOps | SetFields | RestoreVersion | SetOccurrence | CancelOccurrence | ReplaceDocument
+@dataclass(frozen=True)
+class ImportDocument:
+    """The document becomes this imported one, less what iCalendar does not carry
+    (storage.ical_import.reimported)."""
+
+    document: dict[str, Any]
+
+
+Change = (
+    ApplyOps
+    | SetFields
+    | RestoreVersion
+    | SetOccurrence
+    | CancelOccurrence
+    | ReplaceDocument
+    | ImportDocument
+)
 
 
 async def patch_for(
@@ -101,6 +116,7 @@ async def patch_for(
             return set_occurrence_ops(current.document, occurrence_id, fields)
         case CancelOccurrence(occurrence_id):
             return cancel_occurrence_ops(current.document, occurrence_id)
-        case ReplaceDocument(document, keep):
-            kept = {name: current.document[name] for name in keep}
-            return make_ops(current.document, {**document, **kept})
+        case ReplaceDocument(document):
+            return make_ops(current.document, document)
+        case ImportDocument(document):
+            return make_ops(current.document, reimported(current.document, document))

@@ -114,6 +114,42 @@ def parse_calendar(data: bytes) -> list[ImportedSeries]:
     return series
 
 
+def reimported(current: dict[str, Any], imported: dict[str, Any]) -> dict[str, Any]:
+    """`imported` as it replaces `current`, the stored event of its UID: the metadata of
+    the event and of each override it keeps stay (iCalendar has no form for them), and
+    so do the stored recurrence lines when the imported ones mean the same (an export
+    writes them its own way: RRULE parts in its order, dates in the event's zone), so
+    that re-importing an unchanged export changes nothing."""
+    overrides = {
+        key: {**value, "metadata": current["overrides"][key]["metadata"]}
+        if "metadata" in current["overrides"].get(key, {})
+        else value
+        for key, value in imported["overrides"].items()
+    }
+    same = _meaning(current) == _meaning(imported)
+    return {
+        **imported,
+        "metadata": current["metadata"],
+        "overrides": overrides,
+        "recurrence": current["recurrence"] if same else imported["recurrence"],
+    }
+
+
+def _meaning(document: dict[str, Any]) -> tuple[Any, ...]:
+    """What a document's recurrence lines say, whatever their order and spelling."""
+    zone = load_zone(document["timezone"])
+    assert zone is not None  # a stored or built document
+    rec = parse_recurrence(document["recurrence"], zone)
+    return (
+        document["timezone"],  # floating dates and rules are read in the zone
+        sorted(repr(sorted(rule.items())) for rule in rec.rules),
+        sorted(rec.rdates),
+        sorted(rec.rdays),
+        sorted(rec.exdates),
+        rec.exdays,
+    )
+
+
 def _read(data: bytes) -> Calendar:
     try:
         text = data.decode("utf-8")

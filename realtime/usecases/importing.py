@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from realtime.ops import metrics
 from realtime.usecases.notify import Notifier
 from storage import edits
-from storage.changes import ReplaceDocument
+from storage.changes import ImportDocument
 from storage.database import Database
 from storage.feeds import owned_event_id_by_uid
 from storage.ical_import import parse_calendar
@@ -49,8 +49,8 @@ async def import_calendar(
                 event_id=existing,
                 user_id=user.id,
                 origin="import",
-                # iCalendar has no metadata: the event keeps what its clients stored.
-                change=ReplaceDocument(item.document, keep=("metadata",)),
+                # iCalendar has no metadata: the event and its overrides keep theirs.
+                change=ImportDocument(item.document),
                 now=now,
             )
             if edit.version is None:

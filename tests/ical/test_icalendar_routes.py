@@ -328,3 +328,29 @@ async def test_import_errors_name_the_override_and_its_property(
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["details"]["errors"] == errors
+
+
+async def test_reimporting_an_export_changes_nothing(client: httpx.AsyncClient) -> None:
+    """Tandem's own export imported again is `unchanged`: the recurrence lines as stored
+    (the export writes them its own way), and each override's metadata kept."""
+    alice = await register(client)
+    lines = [
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=5",
+        "RDATE:20260304T080000Z,20260305T080000Z",
+        "EXDATE:20260309T080000Z",
+    ]
+    overrides = {MARCH_16: {"metadata": {"room": "B"}, "title": "moved"}}
+    event = await create_event(
+        client, alice, recurrence=lines, overrides=overrides, metadata={"kind": "review"}
+    )
+    exported = await client.get(f"{EVENTS}/{event['id']}/ical", headers=alice.headers)
+    again = await client.post(
+        f"{EVENTS}/import", content=exported.content, headers={**alice.headers, **ICS}
+    )
+    assert again.json() == {"created": [], "updated": [], "unchanged": [event["id"]]}
+    renamed = exported.content.replace(b"SUMMARY:moved", b"SUMMARY:moved again")
+    third = await client.post(f"{EVENTS}/import", content=renamed, headers={**alice.headers, **ICS})
+    assert third.json() == {"created": [], "updated": [event["id"]], "unchanged": []}
+    after = (await client.get(f"{EVENTS}/{event['id']}", headers=alice.headers)).json()
+    assert (after["recurrence"], after["metadata"]) == (lines, {"kind": "review"})
+    assert after["overrides"] == {MARCH_16: {"metadata": {"room": "B"}, "title": "moved again"}}
