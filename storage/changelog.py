@@ -166,7 +166,9 @@ def _parts(changes: list[dict[str, Any]], zone: ZoneInfo, zone_name: str) -> lis
             parts.append(("changed", f"the {field.replace('_', ' ')}"))
     metadata = _metadata_part([c for c in changes if c.get("field") == "metadata"])
     overridden = [c for c in changes if c.get("field") == "overrides"]
-    return parts + ([metadata] if metadata else []) + _override_parts(overridden, zone)
+    recurrence = fields.get("recurrence", {})
+    cancelled = _cancelled_day(recurrence.get("old_value"), recurrence.get("new_value"), zone)
+    return parts + ([metadata] if metadata else []) + _override_parts(overridden, zone, cancelled)
 
 
 def _day_month(moment: datetime) -> str:
@@ -191,9 +193,12 @@ def _cancelled_day(old: Any, new: Any, zone: ZoneInfo) -> str | None:
     return None
 
 
-def _override_parts(changes: list[dict[str, Any]], zone: ZoneInfo) -> list[Part]:
+def _override_parts(
+    changes: list[dict[str, Any]], zone: ZoneInfo, cancelled: str | None
+) -> list[Part]:
     """One part per occurrence whose override changed ('moved the 16 March occurrence
-    to Tuesday 13:00'), in occurrence order."""
+    to Tuesday 13:00'), in occurrence order. The override of an occurrence cancelled
+    (on day `cancelled`) goes with it: that is no restore."""
     by_occurrence: dict[str, dict[str, dict[str, Any]]] = {}
     for change in changes:
         tokens = str(change.get("path", "")).split("/")
@@ -216,7 +221,8 @@ def _override_parts(changes: list[dict[str, Any]], zone: ZoneInfo) -> list[Part]
         elif isinstance(title, str):
             parts.append(("renamed", f"{name} to {_quote(title)}"))
         elif all(c.get("change_type") == "removed" for c in fields.values()):
-            parts.append(("restored", name))
+            if _day_month(original) != cancelled:
+                parts.append(("restored", name))
         else:
             parts.append(("changed", name))
     return parts
