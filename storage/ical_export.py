@@ -33,6 +33,8 @@ PRODUCT = "-//Tandem//Tandem calendar//EN"
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 # VTIMEZONE definitions cover these years; occurrences outside them still carry the
 # IANA TZID, which every calendar application resolves itself.
+# RFC 5545 CONTROL: %x00-08 / %x0A-1F / %x7F, less CR and LF (escaped as \n).
+_CONTROL = dict.fromkeys([*range(0x09), *range(0x0B, 0x0D), *range(0x0E, 0x20), 0x7F])
 _ZONE_YEARS = (date(1970, 1, 1), date(2100, 1, 1))
 
 
@@ -94,14 +96,20 @@ def _vevent(
     component.add("dtstamp", record.updated_at.astimezone(UTC))
     component.add("last-modified", record.updated_at.astimezone(UTC))
     component.add("sequence", record.version - 1)
-    component.add("summary", fields["title"])
+    component.add("summary", _text(fields["title"]))
     if fields["description"]:
-        component.add("description", fields["description"])
+        component.add("description", _text(fields["description"]))
     if fields["location"] is not None:
-        component.add("location", fields["location"])
+        component.add("location", _text(fields["location"]))
     component.add("dtstart", _moment(start, zone, all_day))
     component.add("dtend", _moment(end, zone, all_day))
     return component
+
+
+def _text(value: str) -> str:
+    """The value without the control characters RFC 5545 forbids in TEXT (3.3.11);
+    icalendar escapes line breaks, and a tab is allowed."""
+    return value.translate(_CONTROL)
 
 
 def rfc_until(until: datetime, zone: ZoneInfo, all_day: bool) -> datetime | date:

@@ -354,3 +354,22 @@ async def test_reimporting_an_export_changes_nothing(client: httpx.AsyncClient) 
     after = (await client.get(f"{EVENTS}/{event['id']}", headers=alice.headers)).json()
     assert (after["recurrence"], after["metadata"]) == (lines, {"kind": "review"})
     assert after["overrides"] == {MARCH_16: {"metadata": {"room": "B"}, "title": "moved again"}}
+
+
+async def test_export_drops_control_characters(client: httpx.AsyncClient) -> None:
+    """Control characters RFC 5545 forbids in TEXT are left out of SUMMARY, DESCRIPTION
+    and LOCATION; line breaks are escaped and tabs kept."""
+    alice = await register(client)
+    event = await create_event(
+        client,
+        alice,
+        title="a\x0bb\x1bc\x7f",
+        description="one\ntwo\tthree\x01",
+        location="\x1froom",
+    )
+    exported = await client.get(f"{EVENTS}/{event['id']}/ical", headers=alice.headers)
+    raw = exported.content.replace(b"\r\n", b"").replace(b"\t", b"")
+    assert not [byte for byte in raw if byte < 0x20 or byte == 0x7F]
+    [component] = Calendar.from_ical(exported.content).walk("VEVENT")
+    assert (str(component["SUMMARY"]), str(component["LOCATION"])) == ("abc", "room")
+    assert str(component["DESCRIPTION"]) == "one\ntwo\tthree"
