@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from realtime import codec
@@ -26,8 +27,15 @@ async def audit_command(settings: Settings, command: str, since_text: str | None
         async with database.read() as conn:
             if command == "verify":
                 return _report(await audit_trail.verify(conn))
-            async for record in audit_trail.every_record(conn, since):
-                sys.stdout.write(codec.encode_json(audit_record_json(record)).decode() + "\n")
+            try:
+                async for record in audit_trail.every_record(conn, since):
+                    sys.stdout.write(codec.encode_json(audit_record_json(record)).decode() + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # The reader has read enough (`| head`): a quiet end, not a database
+                # failure. What is still buffered goes nowhere, so that Python's flush
+                # at exit does not fail again.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
     finally:
         await database.close()

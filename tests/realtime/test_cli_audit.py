@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from storage.database import Database
-from tests.processes import base_env, tandem
+from tests.processes import TANDEM, base_env, tandem
 from tests.support import RunningServer, create_event, register, share, title_ops
 
 pytestmark = pytest.mark.timeout(120)
@@ -117,3 +119,32 @@ async def test_verify_finds_records_removed_from_a_deleted_events_chain(
     broken = tandem("audit", "verify", env=env, cwd=tmp_path)
     assert broken.returncode == 1, broken.stdout
     assert f"chain event:{event}: its newest record is missing" in broken.stderr
+
+
+def export_to_a_closed_pipe(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`tandem audit export` writing into a pipe whose reader has already gone."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(
+            [*TANDEM, "audit", "export"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+
+
+async def test_export_into_a_closed_pipe_ends_quietly(
+    server: RunningServer, database_url: str, tmp_path: Path
+) -> None:
+    """`tandem audit export | head`: a reader that has gone is no error (exit 0, nothing on
+    stderr), not a traceback calling the database unavailable."""
+    await make_a_trail(server)
+    env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
+    export = export_to_a_closed_pipe(env, tmp_path)
+    assert (export.returncode, export.stderr) == (0, "")
