@@ -258,25 +258,28 @@ class Database:
         uncommitted rows while the edit awaits.
         """
         if self._sqlite_reader is None:
-            path = sqlite_path(self.url)
-            if path is None:
-                return None
-            # No busy wait, as for the edit connection: a busy read is left to read().
-            self._sqlite_reader = sqlite3.connect(path, isolation_level=None, timeout=0)
-            self._sqlite_reader.execute("PRAGMA query_only=ON")
+            self._sqlite_reader = self._sqlite_in_loop_thread("PRAGMA query_only=ON")
         return self._sqlite_reader
 
     def _direct_sqlite(self) -> sqlite3.Connection | None:
         if self._sqlite_direct is None:
-            path = sqlite_path(self.url)
-            if path is None:
-                return None
-            # No busy wait (it would block the event loop): a busy database is left
-            # to write(), which waits in aiosqlite's thread.
-            self._sqlite_direct = sqlite3.connect(path, isolation_level=None, timeout=0)
-            self._sqlite_direct.execute("PRAGMA foreign_keys=ON")
-            self._sqlite_direct.execute("PRAGMA synchronous=NORMAL")
+            self._sqlite_direct = self._sqlite_in_loop_thread(
+                "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"
+            )
         return self._sqlite_direct
+
+    def _sqlite_in_loop_thread(self, *pragmas: str) -> sqlite3.Connection | None:
+        """A sqlite3 connection for the event loop's thread, outside any transaction
+        until BEGIN; None for an in-memory database. No busy wait (it would block the
+        loop): a busy database is left to read() or write(), which wait in aiosqlite's
+        thread."""
+        path = sqlite_path(self.url)
+        if path is None:
+            return None
+        connection = sqlite3.connect(path, isolation_level=None, timeout=0)
+        for pragma in pragmas:
+            connection.execute(pragma)
+        return connection
 
     @asynccontextmanager
     async def schema_change(self) -> AsyncIterator[AsyncConnection]:

@@ -6,11 +6,14 @@ so that no error is ever answered with a status picked by default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Mount, Route
+from starlette.types import Scope
 
 from realtime.http.bodies import api_response
 from realtime.ops import metrics
@@ -89,7 +92,31 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     response.status_code = exc.status_code
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        # A web demo file's own 405 names GET and HEAD, and no route has its path.
+        scope = request.scope
+        # The scope as the router first saw it: routing has moved its root_path since.
+        root = scope.get("app_root_path", scope.get("root_path", ""))
+        start = {"type": "http", "path": scope["path"], "root_path": root, "method": "OPTIONS"}
+        allowed = _allowed_methods(start, request.app.router.routes)
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
     return response
+
+
+def _allowed_methods(scope: Scope, routes: Sequence[BaseRoute]) -> set[str]:
+    """Every method some route takes at this path. A path's methods are spread over
+    several routes (one per handler), and Starlette's 405 names only the first's."""
+    allowed: set[str] = set()
+    for route in routes:
+        match, child_scope = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            allowed |= _allowed_methods({**scope, **child_scope}, route.routes)
+        elif isinstance(route, Route) and route.methods:
+            allowed |= route.methods
+    return allowed
 
 
 EXCEPTION_HANDLERS = {

@@ -35,6 +35,18 @@ async def test_wrong_method_is_405(client: httpx.AsyncClient) -> None:
     assert_error(await client.delete("/api/v1/auth/login"), 405, "method_not_allowed")
 
 
+async def test_405_allows_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    """`Allow` names every method the path takes, though each has its own route."""
+    for path, allowed in (
+        ("/api/v1/events/1", "DELETE, GET, HEAD, PATCH, PUT"),
+        ("/api/v1/events", "GET, HEAD, POST"),
+        ("/api/v1/auth/login", "POST"),
+    ):
+        response = await client.request("OPTIONS", path)
+        assert_error(response, 405, "method_not_allowed")
+        assert response.headers["allow"] == allowed, path
+
+
 async def test_unknown_path_is_not_found_whatever_the_method(client: httpx.AsyncClient) -> None:
     """A path that neither a route nor a web demo file answers is 404 not_found for every
     method; a method other than GET or HEAD on a file that exists is 405, with Allow."""
