@@ -10,7 +10,7 @@ import httpx
 from playwright.async_api import expect
 
 from tests.browser.helpers import NewPage
-from tests.support import create_event, register, share
+from tests.support import create_event, eventually, register, share, title_ops
 
 PARIS = ZoneInfo("Europe/Paris")  # the browser contexts' time zone (conftest)
 
@@ -77,3 +77,31 @@ async def test_the_week_shows_owned_shared_and_recurring_events(
     await expect(page.block("Standup")).to_have_count(0)
     await page.page.get_by_test_id("today").click()
     await expect(page.block("Design review")).to_be_visible()
+
+
+async def test_a_click_across_a_live_redraw_still_opens_the_event(
+    new_page: NewPage, client: httpx.AsyncClient
+) -> None:
+    """A live update that redraws the week between the press and the release of a click
+    on an event still opens that event."""
+    ann = await register(client, "ann")
+    await create_event(client, ann, title="Standup", **this_week(1, 9, 30))
+    review = await create_event(client, ann, title="Review", **this_week(3, 14, 60))
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    await expect(page.block("Review")).to_be_visible()
+    # Redraws come and go as the page joins its rooms; a block being replaced has no box.
+    box = await eventually(page.block("Standup").bounding_box, what="the block's box")
+
+    await page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.page.mouse.down()
+    response = await client.patch(
+        f"/api/v1/events/{review['id']}",
+        json=title_ops("Retro"),
+        headers={**ann.headers, "Content-Type": "application/json-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    await expect(page.block("Retro")).to_be_visible()
+    await page.page.mouse.up()
+
+    await expect(page.field("title")).to_have_value("Standup")

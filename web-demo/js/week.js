@@ -83,6 +83,21 @@ export class WeekView {
     );
     this.root.append(toolbar, h("div", { class: "week-grid" }, this.scroller));
     this._renderHeader();
+    // A live update can redraw the grid between a press on a block and its release;
+    // the browser then clicks nothing, so a release on the pressed block's redrawn
+    // twin opens it.
+    this.columns.addEventListener("pointerdown", (press) => {
+      this._pressed = press.target.closest(".event-block");
+    });
+    this.columns.addEventListener("pointerup", (release) => {
+      const pressed = this._pressed;
+      this._pressed = null;
+      const released = release.target.closest(".event-block");
+      if (!pressed || pressed.isConnected || !released) return;
+      const { eventId, occurrenceId } = released.dataset;
+      if (eventId === pressed.dataset.eventId && occurrenceId === pressed.dataset.occurrenceId)
+        this.onOpen(Number(eventId), occurrenceId || null);
+    });
   }
 
   _days() {
@@ -183,7 +198,7 @@ export class WeekView {
       "button",
       {
         class: classes.join(" "),
-        dataset: { eventId: event.id },
+        dataset: { eventId: event.id, occurrenceId: occurrence.occurrenceId ?? "" },
         style: {
           top: `${(top / 60) * HOUR_PX}px`,
           height: `${((bottom - top) / 60) * HOUR_PX - 2}px`,
