@@ -24,7 +24,9 @@ async def audit_command(settings: Settings, command: str, since_text: str | None
             return 2
     database = Database(settings.database_url)
     try:
-        async with database.read() as conn:
+        # One snapshot: verify reads every record, then the chains' heads, and an edit
+        # committed between the two must not look like a record removed by hand.
+        async with database.read_snapshot() as conn:
             if command == "verify":
                 return _report(await audit_trail.verify(conn))
             try:

@@ -123,6 +123,10 @@ async def verify(conn: AsyncConnection) -> Mismatch | None:
     A record altered or removed from the middle breaks the hash of the next one in
     its chain; a record removed from the end no longer matches the chain's head (a
     live event's row, or audit_heads for accounts and deleted events).
+
+    `conn` must read one snapshot (`Database.read_snapshot`): the records and the heads
+    are two statements, and a head written after the records were read names a record
+    this did not see.
     """
     last: dict[str, str] = {}
     async for record in every_record(conn):

@@ -151,9 +151,31 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for reading (a consistent snapshot on both databases)."""
+        """A transaction for reading. On SQLite its statements see one snapshot; on
+        PostgreSQL it is READ COMMITTED, each statement seeing what was committed when it
+        began (what the sync reader relies on): a read whose statements must agree with
+        each other uses `read_snapshot()`."""
         async with _unavailable_on_connection_loss(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @asynccontextmanager
+    async def read_snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction whose statements all see one snapshot, through
+        SQLAlchemy: for reads too long for `snapshot()`'s fetch-everything connection,
+        such as `tandem audit verify` streaming the whole trail and then reading the
+        chains' heads (in READ COMMITTED an edit committed between the two looked like a
+        deleted record). REPEATABLE READ on PostgreSQL, which SQLAlchemy undoes when the
+        connection goes back to the pool; SQLite's `read()` is one snapshot already."""
+        if self.is_sqlite:
+            async with self.read() as conn:
+                yield conn
+            return
+        async with _unavailable_on_connection_loss(), self.engine.connect() as conn:
+            conn = await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,7 +14,14 @@ import sqlalchemy as sa
 
 from storage.database import Database
 from tests.processes import TANDEM, base_env, tandem
-from tests.support import RunningServer, create_event, register, share, title_ops
+from tests.support import (
+    RunningServer,
+    create_event,
+    create_events,
+    register,
+    share,
+    title_ops,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -148,3 +156,58 @@ async def test_export_into_a_closed_pipe_ends_quietly(
     env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
     export = export_to_a_closed_pipe(env, tmp_path)
     assert (export.returncode, export.stderr) == (0, "")
+
+
+async def verify_in_background(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """`tandem audit verify` as a child process, without blocking this event loop (the
+    test's server runs in it); its exit status and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        *TANDEM,
+        "audit",
+        "verify",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_verify_is_clean_while_edits_commit(
+    server: RunningServer, database_url: str, tmp_path: Path
+) -> None:
+    """verify reads the records and the chains' heads in one snapshot: edits committed
+    while it reads (a head then names a record it did not read) raise no false alarm."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        alice = await register(client)
+        # Thousands of records take verify tens of milliseconds to read and hash, long
+        # enough for several edits to commit meanwhile.
+        events = await create_events(client, alice, 2000)
+        stop = asyncio.Event()
+
+        async def keep_editing() -> int:
+            edits = 0
+            while not stop.is_set():
+                event = events[edits % len(events)]
+                edited = await client.patch(
+                    f"/api/v1/events/{event}",
+                    json=title_ops(f"edit {edits}"),
+                    headers={**alice.headers, "Content-Type": "application/json-patch+json"},
+                )
+                assert edited.status_code == 200, edited.text
+                edits += 1
+            return edits
+
+        writer = asyncio.create_task(keep_editing())
+        try:
+            env = base_env(DATABASE_URL=database_url, SECRET_KEY="k" * 40)
+            for _ in range(3):
+                status, stderr = await verify_in_background(env, tmp_path)
+                assert (status, stderr) == (0, "")
+        finally:
+            stop.set()
+            edits = await writer
+        assert edits > 0
