@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -63,10 +64,32 @@ def _refuse_extension(code: int, data: memoryview) -> Any:
 
     msgspec would hand them over as Ext objects, which nothing downstream reads
     (msgspec.to_builtins, in the U+0000 check, raises TypeError on them). The timestamp
-    type (-1) msgspec decodes itself, as a datetime, which the patch and presence rules
-    refuse as they refuse every value JSON cannot carry.
+    type (-1) never comes here: `_refuse_timestamps` finds it.
     """
     raise codec.DecodeError(f"MessagePack extension type {code} is not a JSON value")
+
+
+def _refuse_timestamps(value: Any) -> None:
+    """Refuse MessagePack's timestamp extension (type -1) as `_refuse_extension` refuses
+    the others.
+
+    msgspec decodes that type itself, as a datetime, without calling the ext_hook. Left
+    in, the frame was refused later or not at all, by whatever rule met it first: a
+    patch as invalid_patch, after the op_id check (so a resent op holding one was
+    acknowledged), a presence state as invalid_message. Only the `Any` fields (ops,
+    state) can hold one: a typed field refuses any extension as it decodes. `value` is
+    the message as builtins, with datetimes kept (to_builtins would make them strings).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, datetime):
+            raise codec.DecodeError("MessagePack extension type -1 is not a JSON value")
+        if isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 _json_decoder = msgspec.json.Decoder(ClientMessage)
@@ -97,7 +120,14 @@ def parse(frame: str | bytes, binary: bool, max_depth: int) -> ClientMessage:
         raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise TandemError(ErrorCode.INVALID_MESSAGE, f"not a message: {exc}") from None
-    if binary or b"\\u0000" in data:  # JSON carries U+0000 only escaped
+    if binary:
+        value = msgspec.to_builtins(message, builtin_types=(datetime,))
+        try:
+            _refuse_timestamps(value)
+            codec.refuse_nul(value)
+        except (codec.DecodeError, codec.NulError) as exc:
+            raise TandemError(ErrorCode.INVALID_MESSAGE, str(exc)) from None
+    elif b"\\u0000" in data:  # JSON carries U+0000 only escaped
         try:
             codec.refuse_nul(msgspec.to_builtins(message))
         except codec.NulError as exc:

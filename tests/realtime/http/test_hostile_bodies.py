@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,35 @@ async def test_a_null_body_is_no_object(
     assert await event_count(client, alice) == 1
     logout = await client.post("/api/v1/auth/logout", headers=alice.headers)
     assert logout.status_code == 204, logout.text
+
+
+# msgspec encodes a datetime as MessagePack's timestamp extension (type -1).
+TIMESTAMP = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "extension", [msgspec.msgpack.Ext(1, b"ab"), TIMESTAMP], ids=["type-1", "timestamp"]
+)
+async def test_a_msgpack_extension_in_a_body_is_refused_where_it_sits(
+    client: httpx.AsyncClient, extension: object
+) -> None:
+    """REST refuses any MessagePack extension value, the timestamp type (-1) included,
+    as it refuses every value JSON cannot carry: 422 from the rule of the field it sits
+    in (not a 400 while decoding, as on the WebSocket), and nothing written."""
+    alice = await register(client)
+    headers = {**alice.headers, **MSGPACK}
+    created = await client.post(EVENTS, json=event_doc(), headers=alice.headers)
+    url = f"{EVENTS}/{created.json()['id']}"
+    replace = {"op": "replace", "path": "/title", "value": extension}
+    for method, path, body, code in (
+        ("POST", EVENTS, event_doc(title=extension), "validation_error"),
+        ("POST", EVENTS, event_doc(metadata={"k": [extension]}), "validation_error"),
+        ("PUT", url, {"metadata": {"k": extension}}, "validation_error"),
+        ("PATCH", url, [replace], "invalid_patch"),
+    ):
+        content = msgspec.msgpack.encode(body)
+        response = await client.request(method, path, content=content, headers=headers)
+        assert response.status_code == 422, (method, body, response.text)
+        assert response.json()["error"]["code"] == code, (method, body, response.text)
+    assert (await client.get(url, headers=alice.headers)).json()["version"] == 1
+    assert await event_count(client, alice) == 1

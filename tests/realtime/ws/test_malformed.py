@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC, datetime
 
 import httpx
 import msgspec
@@ -206,6 +207,49 @@ async def test_msgpack_extension_value_is_invalid_message(shared_event: SharedEv
         assert error["code"] == "invalid_message", error
         await packed.ping()
     assert (await packed.submit(event_id, title_ops("still usable")))["version"] == 2
+
+
+# msgspec encodes a datetime as MessagePack's timestamp extension (type -1), and decodes
+# that one itself, as a datetime, where it hands any other extension type to a hook.
+TIMESTAMP = datetime(2026, 3, 2, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "extension", [msgspec.msgpack.Ext(1, b"ab"), TIMESTAMP], ids=["type-1", "timestamp"]
+)
+async def test_msgpack_extension_is_invalid_message_wherever_it_sits(
+    shared_event: SharedEvents, extension: object
+) -> None:
+    """Any MessagePack extension value, the timestamp type (-1) included, makes its frame
+    invalid_message naming its ids, wherever it sits: an op's value or path, the ops
+    themselves, a resent op (refused before the op_id check), a presence state."""
+    room = await shared_event()
+    event_id = room.id
+    packed = await room.pool.ready(room.ws_url, room.owner.access_token, subprotocol=MSGPACK)
+    await packed.join(event_id)
+    assert (await packed.submit(event_id, title_ops("sent"), op_id="sent-1"))["version"] == 2
+    patches: list[tuple[str, object]] = [
+        ("value", [{"op": "replace", "path": "/title", "value": extension}]),
+        ("nested", [{"op": "add", "path": "/metadata/k", "value": {"a": [extension]}}]),
+        ("path", [{"op": "replace", "path": extension, "value": "x"}]),
+        ("ops", extension),
+        ("sent-1", [{"op": "replace", "path": "/title", "value": extension}]),
+    ]
+    for op_id, ops in patches:
+        await packed.patch(event_id, ops, base_version=2, op_id=op_id)
+        error = await packed.recv_until(is_type("error"))
+        assert (error["code"], error.get("event_id"), error.get("op_id")) == (
+            "invalid_message",
+            event_id,
+            op_id,
+        ), error
+        await packed.ping()
+    for state in ({"k": extension}, {"k": {"deeper": [1, extension]}}):
+        await packed.send({"type": "presence", "event_id": event_id, "state": state})
+        error = await packed.recv_until(is_type("error"))
+        assert error["code"] == "invalid_message", error
+        await packed.ping()
+    assert (await packed.submit(event_id, title_ops("still usable")))["version"] == 3
 
 
 async def test_msgpack_first_message_auth(
