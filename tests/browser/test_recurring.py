@@ -121,6 +121,47 @@ async def test_deleting_an_occurrence_asks_which(
     await expect(standups).to_have_count(0)
 
 
+async def test_this_and_following_from_the_start_keeps_earlier_rdates(
+    new_page: NewPage, client: httpx.AsyncClient
+) -> None:
+    """ "This and following" from the occurrence at the series' start_time deletes it and
+    the later ones but keeps an RDATE occurrence before that start; from the first
+    occurrence, with nothing before it, it deletes the whole event."""
+    ann = await register(client, "ann")
+    retro = this_week(2, 9.5, 15)
+    monday = datetime.fromisoformat(this_week(0, 9.5, 15)["start_time"]).astimezone(UTC)
+    await create_event(
+        client,
+        ann,
+        title="Retro",
+        recurrence=["RRULE:FREQ=DAILY;COUNT=3", f"RDATE:{monday:%Y%m%dT%H%M%SZ}"],
+        **retro,
+    )
+    page = await new_page()
+    await page.log_in("ann", ann.password)
+    columns = page.page.locator(".day-column")
+    retros = page.block("Retro")
+    await expect(retros).to_have_count(4)
+
+    await columns.nth(2).locator(".event-block").click()
+    await page.panel.get_by_role("button", name="Delete").click()
+    choice = page.panel.get_by_role("group", name="Delete which?")
+    await choice.get_by_role("button", name="This and following").click()
+    await expect(retros).to_have_count(1)
+    await expect(columns.nth(0).locator(".event-block")).to_have_count(1)
+    [kept] = (await client.get("/api/v1/events", headers=ann.headers)).json()["items"]
+    assert kept["start_time"] == f"{monday:%Y-%m-%dT%H:%M:%SZ}", kept
+    assert not any(line.startswith("RRULE") for line in kept["recurrence"]), kept
+
+    # Monday's is now the first occurrence (and the series' start_time): the server will
+    # not split there, and the whole event goes.
+    await columns.nth(0).locator(".event-block").click()
+    await page.panel.get_by_role("button", name="Delete").click()
+    await choice.get_by_role("button", name="This and following").click()
+    await expect(retros).to_have_count(0)
+    assert (await client.get("/api/v1/events", headers=ann.headers)).json()["items"] == []
+
+
 ICS = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n"
     "BEGIN:VEVENT\r\nUID:retro@example.com\r\nDTSTAMP:20260101T000000Z\r\n"

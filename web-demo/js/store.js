@@ -24,6 +24,13 @@ const LAYOUT_FIELDS = new Set([
 ]);
 const WEEK_RELOAD_DELAY_MS = 80;
 
+/** Whether a refused split was refused because its occurrence is the series' first
+ *  (storage/split.py): the one refusal after which deleting the whole event is right. */
+function isFirstOccurrence(error) {
+  const reason = error.details?.fields?.occurrence_id;
+  return error.code === "validation_error" && String(reason).startsWith("is the first occurrence");
+}
+
 export class EventStore extends EventTarget {
   constructor(api, live, feed) {
     super();
@@ -173,14 +180,27 @@ export class EventStore extends EventTarget {
   }
 
   /** Cancel an occurrence and every later one: the series is split there and the
-   *  new series (from that occurrence on) deleted. From the first one, that is all. */
+   *  new series (from that occurrence on) deleted. From the first occurrence, that is
+   *  the whole event, which the server will not split there.
+   *
+   *  The first occurrence is not always at start_time: an RDATE may come before it
+   *  (a split there leaves the old series those earlier dates). Rules begin at
+   *  start_time, so without an RDATE nothing comes before it; with one, only the
+   *  server, which expands recurrence, knows: its refusal says so. */
   async cancelFollowing(eventId, occurrenceId) {
     const event = this.events.get(eventId);
-    if (occurrenceId === event.start_time) return this.remove(eventId);
-    const { after } = await this.api.request("POST", `/events/${eventId}/split`, {
-      occurrence_id: occurrenceId,
-    });
-    await this.remove(after.id);
+    const rdates = event.recurrence.some((line) => /^RDATE[;:]/i.test(line));
+    if (occurrenceId === event.start_time && !rdates) return this.remove(eventId);
+    let split;
+    try {
+      split = await this.api.request("POST", `/events/${eventId}/split`, {
+        occurrence_id: occurrenceId,
+      });
+    } catch (error) {
+      if (!isFirstOccurrence(error)) throw error;
+      return this.remove(eventId);
+    }
+    await this.remove(split.after.id);
     this.scheduleWeekReload();
   }
 
