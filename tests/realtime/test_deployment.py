@@ -154,7 +154,9 @@ async def test_metrics_add_up_every_worker(distributed_env: dict[str, str], tmp_
             sent += 8
             return len(workers_seen()) == 2
 
-        await eventually(one_more_round, timeout=60)
+        # Paced: a worker still starting under a loaded machine can take seconds, and
+        # unpaced rounds used up the loopback's ephemeral ports meanwhile.
+        await eventually(one_more_round, timeout=60, interval=0.25)
         sent += 1  # wait_healthy's own probe before the test began
         async with httpx.AsyncClient(base_url=served.url) as client:
             for _ in range(4):
