@@ -178,6 +178,22 @@ async def test_expired_token_is_token_expired(client: httpx.AsyncClient) -> None
     assert error_code(response) == "token_expired"
 
 
+async def test_a_token_accepted_before_is_token_expired_once_past_exp(
+    client: httpx.AsyncClient,
+) -> None:
+    """A verified token is not trusted past its exp: the same token, used while valid
+    and again after, gets token_expired the second time."""
+    account = await register(client, "jade")
+    claims = jwt.decode(account.access_token, TEST_SECRET, algorithms=["HS256"], audience="tandem")
+    claims["exp"] = int(time.time()) + 2
+    short_lived = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    assert (await client.get(ME, headers=bearer(short_lived))).status_code == 200
+    await asyncio.sleep(claims["exp"] - time.time() + 0.1)
+    response = await client.get(ME, headers=bearer(short_lived))
+    assert response.status_code == 401
+    assert error_code(response) == "token_expired"
+
+
 async def test_refresh_rotates_the_pair(client: httpx.AsyncClient) -> None:
     """Refresh answers a new pair; the old refresh token stops working."""
     account = await register(client, "kate")
