@@ -18,10 +18,10 @@ from types import MappingProxyType
 from typing import Any
 
 from storage.document import OVERRIDE_FIELDS, format_time, parse_time
-from storage.errors import TandemError, not_found, validation_error
+from storage.errors import ErrorCode, TandemError, not_found, validation_error
 from storage.json_columns import read_json
 from storage.patch_diff import make_ops
-from storage.patching import apply_ops, escape
+from storage.patching import apply_ops, escape, is_json_value
 from storage.recurrence import (
     event_bounds,
     event_occurrences,
@@ -276,6 +276,16 @@ def set_occurrence_ops(
     unknown = {name: "unknown field" for name in fields if name not in OVERRIDE_FIELDS}
     if unknown:
         raise validation_error(unknown, "only title, description, location, times and metadata")
+    # Refused as the document's own rules refuse a bad override, keyed by its pointer:
+    # left to the patch built below, they would be that patch's invalid_patch.
+    not_json = {
+        f"overrides/{escape(occurrence_id)}/{name}": "must hold only JSON values"
+        for name, value in fields.items()
+        if not is_json_value(value)
+    }
+    if not_json:
+        summary = "invalid event: " + "; ".join(f"{k} {v}" for k, v in not_json.items())
+        raise TandemError(ErrorCode.INVALID_EVENT, summary, {"fields": not_json})
     merged = {**document["overrides"].get(occurrence_id, {}), **fields}
     override = differences(document, occurrence_id, merged)
     overrides = {key: value for key, value in document["overrides"].items() if key != occurrence_id}

@@ -3,10 +3,11 @@ routes, and expanded reads that find an occurrence where it now is. Both databas
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from tests.support import Account, create_event, error_code, register, share
@@ -258,6 +259,29 @@ async def test_bad_overrides_name_their_pointer(client: httpx.AsyncClient) -> No
     )
     assert single.status_code == 422 and "non-recurring" in fields_of(single)["overrides"]
     assert (await client.get(url, headers=alice.headers)).json()["version"] == 1
+
+
+async def test_an_occurrence_value_json_cannot_carry_is_invalid_event(
+    client: httpx.AsyncClient,
+) -> None:
+    """A PUT body's value that JSON cannot carry (MessagePack extensions, the timestamp
+    type included) is refused like any bad override: invalid_event keyed by its pointer,
+    not as a patch the client never wrote; nothing is written."""
+    alice = await register(client)
+    event = await weekly(client, alice)
+    url = f"{EVENTS}/{event['id']}/occurrences/{MARCH_16}"
+    headers = {**alice.headers, "Content-Type": "application/msgpack"}
+    for extension in (msgspec.msgpack.Ext(1, b"ab"), datetime(2026, 3, 16, 9, tzinfo=UTC)):
+        for body in ({"title": extension}, {"metadata": {"k": [extension]}}):
+            content = msgspec.msgpack.encode(body)
+            answer = await client.put(url, content=content, headers=headers)
+            assert answer.status_code == 422 and error_code(answer) == "invalid_event", answer.text
+            [field] = body
+            assert fields_of(answer) == {
+                f"overrides/{MARCH_16}/{field}": "must hold only JSON values"
+            }
+    current = await client.get(f"{EVENTS}/{event['id']}", headers=alice.headers)
+    assert current.json()["version"] == 1
 
 
 async def test_at_most_a_thousand_overrides(client: httpx.AsyncClient) -> None:
