@@ -66,14 +66,14 @@ class AuthService:
             return await self._open_session(conn, user)
 
     async def login(self, login: object, password: object) -> TokenGrant:
-        if not isinstance(login, str) or not isinstance(password, str) or not login or not password:
-            raise validation_error(
-                {
-                    name: "is required"
-                    for name, value in (("username", login), ("password", password))
-                    if not isinstance(value, str) or not value
-                }
-            )
+        problems = {
+            name: problem
+            for name, value in (("username", login), ("password", password))
+            if (problem := _text_problem(value)) is not None
+        }
+        if problems:
+            raise validation_error(problems)
+        assert isinstance(login, str) and isinstance(password, str)
         async with self._db.read() as conn:
             found = await user_store.find_credentials(conn, login)
         user, password_hash = found if found else (None, None)
@@ -92,8 +92,9 @@ class AuthService:
             return await self._open_session(conn, user)
 
     async def refresh(self, refresh_token: object) -> TokenGrant:
-        if not isinstance(refresh_token, str) or not refresh_token:
-            raise validation_error({"refresh_token": "is required"})
+        if (problem := _text_problem(refresh_token)) is not None:
+            raise validation_error({"refresh_token": problem})
+        assert isinstance(refresh_token, str)
         claims = self._codec.decode(refresh_token, "refresh")
         async with self._db.write() as conn:
             found = await session_store.get_session_with_user(conn, claims.session_id)
@@ -172,6 +173,13 @@ class AuthService:
             self._codec.encode(refresh),
             self._codec.access_ttl,
         )
+
+
+def _text_problem(value: object) -> str | None:
+    """Why a required text field of a sign-in body is unusable, or None."""
+    if value is None or value == "":
+        return "is required"
+    return None if isinstance(value, str) else "must be a string"
 
 
 def _now() -> datetime:

@@ -283,3 +283,23 @@ async def test_malformed_bodies(client: httpx.AsyncClient) -> None:
     assert (array.status_code, error_code(array)) == (422, "validation_error")
     empty = await client.post(REFRESH, content=b"", headers={"Content-Type": "application/json"})
     assert (empty.status_code, error_code(empty)) == (400, "malformed_request")
+
+
+async def test_sign_in_fields_say_missing_or_not_text(client: httpx.AsyncClient) -> None:
+    """Login and refresh tell a missing field ("is required") from one that is not a
+    string ("must be a string"), naming each."""
+    cases: list[tuple[str, dict[str, object], dict[str, str]]] = [
+        (LOGIN, {}, {"username": "is required", "password": "is required"}),
+        (
+            LOGIN,
+            {"username": "", "password": 5},
+            {"username": "is required", "password": "must be a string"},
+        ),
+        (LOGIN, {"username": ["ann"], "password": "secret-123"}, {"username": "must be a string"}),
+        (REFRESH, {"refresh_token": None}, {"refresh_token": "is required"}),
+        (REFRESH, {"refresh_token": {"t": 1}}, {"refresh_token": "must be a string"}),
+    ]
+    for path, body, fields in cases:
+        response = await client.post(path, json=body)
+        assert (response.status_code, error_code(response)) == (422, "validation_error"), body
+        assert response.json()["error"]["details"]["fields"] == fields, body
