@@ -243,8 +243,13 @@ class Room:
         member = self.members.pop(connection.socket_id, None)
         connection.rooms.discard(self.event_id)
         connection.pending_ops.pop(self.event_id, None)
-        if member is not None:
-            self.presence.changed("left", member.as_member())
+        if member is None:
+            return
+        # No-op acks still waiting for their version are owed all the same: the socket
+        # leaves the stream they were ordered in, so they go now.
+        for _, ack in member.acks or ():
+            connection.send(ack)
+        self.presence.changed("left", member.as_member())
 
     async def _on_delivery(self, delivery: Message | Resync) -> None:
         if isinstance(delivery, Resync):

@@ -4,6 +4,8 @@ the room."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
@@ -84,6 +86,31 @@ async def test_noop_patch_acks_current_version_and_broadcasts_nothing(
     assert (await current(client, alice, event["id"]))["version"] == 2
 
 
+def hold_the_room_stream(
+    server: RunningServer, event_id: int, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], None]:
+    """Make the room's stream lag: the broadcast holds the event's messages back until
+    the function answered is called."""
+    state = server.server.config.app.state.tandem
+    channel, deliver = state.rooms.channels.event(event_id), state.broadcast._deliver
+    held: list[bytes] = []
+
+    def hold(to: str, payload: bytes) -> None:
+        if to == channel:
+            held.append(payload)
+        else:
+            deliver(to, payload)
+
+    def release() -> None:
+        assert held, "nothing was held back"
+        monkeypatch.setattr(state.broadcast, "_deliver", deliver)
+        for payload in held:
+            deliver(channel, payload)
+
+    monkeypatch.setattr(state.broadcast, "_deliver", hold)
+    return release
+
+
 async def test_noop_ack_comes_after_the_version_it_names(
     server: RunningServer,
     client: httpx.AsyncClient,
@@ -94,31 +121,45 @@ async def test_noop_ack_comes_after_the_version_it_names(
     room = await shared_event()
     alice, event_id = room.owner, room.id
     a = await room.socket(alice)
-    # The room's stream lags: the broadcast holds this event's messages back.
-    state = server.server.config.app.state.tandem
-    channel, deliver, held = state.rooms.channels.event(event_id), state.broadcast._deliver, []
-
-    def hold(to: str, payload: bytes) -> None:
-        if to == channel:
-            held.append(payload)
-        else:
-            deliver(to, payload)
-
-    monkeypatch.setattr(state.broadcast, "_deliver", hold)
+    release = hold_the_room_stream(server, event_id, monkeypatch)
     response = await client.put(
         f"{EVENTS}/{event_id}", json={"title": "From REST"}, headers=alice.headers
     )
-    assert response.status_code == 200 and held, response.text
+    assert response.status_code == 200, response.text
     test = [{"op": "test", "path": "/title", "value": "From REST"}]
     op_id = await a.patch(event_id, test, base_version=2)
     await a.send({"type": "ping"})
     await a.recv_until(is_type("pong"))  # the patch has been handled
-    for payload in held:
-        deliver(channel, payload)
+    release()
     ack = await a.reply_to(op_id)
     assert (ack["type"], ack["version"], ack.get("noop")) == ("ack", 2, True), ack
     streamed = [m for m in a.log if m.get("type") in ("patch", "ack")]
     assert [(m["type"], m["version"]) for m in streamed] == [("patch", 2), ("ack", 2)], a.log
+
+
+async def test_a_noop_ack_still_waiting_is_sent_before_left(
+    server: RunningServer,
+    client: httpx.AsyncClient,
+    shared_event: SharedEvents,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socket that leaves while its noop ack waits for the version it names gets the
+    ack before `left`: every patch is answered, whenever the socket leaves."""
+    room = await shared_event()
+    alice, event_id = room.owner, room.id
+    a = await room.socket(alice)
+    release = hold_the_room_stream(server, event_id, monkeypatch)
+    response = await client.put(
+        f"{EVENTS}/{event_id}", json={"title": "From REST"}, headers=alice.headers
+    )
+    assert response.status_code == 200, response.text
+    test = [{"op": "test", "path": "/title", "value": "From REST"}]
+    op_id = await a.patch(event_id, test, base_version=2)
+    left = await a.leave(event_id)
+    assert left == {"type": "left", "event_id": event_id}, left
+    answered = [(m["type"], m.get("op_id"), m.get("version")) for m in a.log]
+    assert answered[-2:] == [("ack", op_id, 2), ("left", None, None)], a.log
+    release()
 
 
 async def test_resubmitted_op_id_acks_original_version_and_applies_nothing(
