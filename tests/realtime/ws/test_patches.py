@@ -11,7 +11,7 @@ import pytest
 
 from tests.shared_event import SharedEvents
 from tests.support import RunningServer, title_ops
-from tests.ws_client import is_type
+from tests.ws_client import WSClient, is_type
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -111,6 +111,24 @@ def hold_the_room_stream(
     return release
 
 
+async def a_room_behind(
+    server: RunningServer,
+    client: httpx.AsyncClient,
+    shared_event: SharedEvents,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[WSClient, int, Callable[[], None]]:
+    """A joined socket, and its room held at version 1 while a REST edit made version 2
+    (titled "From REST"); the function answered lets the room's stream go on."""
+    room = await shared_event()
+    a = await room.socket(room.owner)
+    release = hold_the_room_stream(server, room.id, monkeypatch)
+    response = await client.put(
+        f"{EVENTS}/{room.id}", json={"title": "From REST"}, headers=room.owner.headers
+    )
+    assert response.status_code == 200, response.text
+    return a, room.id, release
+
+
 async def test_noop_ack_comes_after_the_version_it_names(
     server: RunningServer,
     client: httpx.AsyncClient,
@@ -118,14 +136,7 @@ async def test_noop_ack_comes_after_the_version_it_names(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In a joined room a noop ack naming a version the room has not delivered waits for it."""
-    room = await shared_event()
-    alice, event_id = room.owner, room.id
-    a = await room.socket(alice)
-    release = hold_the_room_stream(server, event_id, monkeypatch)
-    response = await client.put(
-        f"{EVENTS}/{event_id}", json={"title": "From REST"}, headers=alice.headers
-    )
-    assert response.status_code == 200, response.text
+    a, event_id, release = await a_room_behind(server, client, shared_event, monkeypatch)
     test = [{"op": "test", "path": "/title", "value": "From REST"}]
     op_id = await a.patch(event_id, test, base_version=2)
     await a.send({"type": "ping"})
@@ -145,14 +156,7 @@ async def test_a_noop_ack_still_waiting_is_sent_before_left(
 ) -> None:
     """A socket that leaves while its noop ack waits for the version it names gets the
     ack before `left`: every patch is answered, whenever the socket leaves."""
-    room = await shared_event()
-    alice, event_id = room.owner, room.id
-    a = await room.socket(alice)
-    release = hold_the_room_stream(server, event_id, monkeypatch)
-    response = await client.put(
-        f"{EVENTS}/{event_id}", json={"title": "From REST"}, headers=alice.headers
-    )
-    assert response.status_code == 200, response.text
+    a, event_id, release = await a_room_behind(server, client, shared_event, monkeypatch)
     test = [{"op": "test", "path": "/title", "value": "From REST"}]
     op_id = await a.patch(event_id, test, base_version=2)
     left = await a.leave(event_id)
